@@ -1,0 +1,499 @@
+//! HTTP (and `file:`) fetching: one shared reqwest client, conditional GET, a body cap
+//! enforced while streaming, and redirects followed hop by hop.
+//!
+//! This module owns every byte that crosses the network. It never parses what it fetched
+//! and never touches the database: a fetch yields a [`FetchResult`] — the outcome as a value
+//! (body, 304, an HTTP status) plus one [`Attempt`] per request made, which the caller turns
+//! into `fetches` rows. `Err` is kept for the request failing outright (DNS, timeout, a body
+//! over `max_body`, too many redirects).
+
+use std::time::{Duration, Instant, SystemTime};
+
+use chrono::{DateTime, Utc};
+use reqwest::header::{self, HeaderMap, HeaderName, HeaderValue};
+use url::Url;
+
+use crate::config::HttpConfig;
+
+/// Why a request failed outright. Each variant names the URL.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    /// Connection refused, DNS failure, TLS error, a reset while reading.
+    #[error("request to {url} failed: {message}")]
+    Transport {
+        /// The URL requested.
+        url: String,
+        /// What the HTTP stack said, with its causes.
+        message: String,
+    },
+    /// The whole request took longer than `[http] timeout`.
+    #[error("request to {url} timed out after {timeout:?}")]
+    Timeout {
+        /// The URL requested.
+        url: String,
+        /// The configured limit.
+        timeout: Duration,
+    },
+    /// The (decompressed) body grew past `[http] max_body`.
+    #[error("body of {url} exceeds the size limit of {limit} bytes ([http] max_body); refused")]
+    BodyTooLarge {
+        /// The URL requested.
+        url: String,
+        /// The configured limit in bytes.
+        limit: u64,
+    },
+    /// More redirects than `[http] max_redirects`.
+    #[error("too many redirects (more than {limit}) starting at {url}")]
+    TooManyRedirects {
+        /// The URL first requested.
+        url: String,
+        /// The configured limit.
+        limit: u32,
+    },
+    /// A redirect without a usable `Location`.
+    #[error("redirect from {url} has no valid Location header")]
+    BadRedirect {
+        /// The URL that answered with the redirect.
+        url: String,
+    },
+    /// A `file:` URL that could not be read.
+    #[error("cannot read {url}: {message}")]
+    File {
+        /// The file URL.
+        url: String,
+        /// The I/O error.
+        message: String,
+    },
+    /// A scheme other than http, https or file.
+    #[error("unsupported URL scheme in {url}")]
+    UnsupportedScheme {
+        /// The URL.
+        url: String,
+    },
+    /// The HTTP client could not be built (bad user agent or header value in the config).
+    #[error("cannot build the HTTP client: {0}")]
+    Client(String),
+}
+
+/// Validators from the previous fetch of the same URL, for a conditional GET.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Validators {
+    /// The `ETag` last seen; sent as `If-None-Match`.
+    pub etag: Option<String>,
+    /// The `Last-Modified` last seen; sent as `If-Modified-Since`.
+    pub last_modified: Option<String>,
+}
+
+/// One request on the wire (one redirect hop), recorded as one `fetches` row.
+#[derive(Clone, Debug)]
+pub struct Attempt {
+    /// The URL of this hop.
+    pub url: String,
+    /// When the request started.
+    pub started_at: DateTime<Utc>,
+    /// Time until the body was read (or the request failed).
+    pub duration: Duration,
+    /// HTTP status, if a response arrived.
+    pub status: Option<u16>,
+    /// Body bytes received (after decompression).
+    pub bytes: u64,
+    /// Whether the answer was 304 Not Modified.
+    pub not_modified: bool,
+    /// What went wrong, if anything.
+    pub error: Option<String>,
+}
+
+/// A response with a body (status 200–299).
+#[derive(Clone, Debug)]
+pub struct Body {
+    /// The URL that finally answered (after redirects).
+    pub url: Url,
+    /// The HTTP status.
+    pub status: u16,
+    /// The `Content-Type` header, if any.
+    pub content_type: Option<String>,
+    /// The validators to store for the next conditional GET.
+    pub validators: Validators,
+    /// The decompressed body.
+    pub bytes: Vec<u8>,
+}
+
+/// What a fetch came to, when it did not fail outright.
+#[derive(Clone, Debug)]
+pub enum Outcome {
+    /// 2xx with a body.
+    Body(Body),
+    /// 304: nothing changed since the validators were issued.
+    NotModified,
+    /// Any other final status (4xx, 5xx, an unfollowed 3xx).
+    Status {
+        /// The HTTP status.
+        status: u16,
+        /// `Retry-After`, as sent, for 429 and 503.
+        retry_after: Option<String>,
+    },
+}
+
+/// Everything one logical fetch did: the attempts on the wire and the outcome.
+#[derive(Debug)]
+pub struct FetchResult {
+    /// One entry per request made, in order.
+    pub attempts: Vec<Attempt>,
+    /// Where a 301/308 moved the resource to, if one was followed.
+    pub moved_permanently: Option<Url>,
+    /// The outcome, or why the request failed.
+    pub outcome: Result<Outcome, FetchError>,
+}
+
+/// The process's one HTTP client and its limits.
+#[derive(Clone)]
+pub struct Fetcher {
+    client: reqwest::Client,
+    timeout: Duration,
+    max_body: u64,
+    max_redirects: u32,
+}
+
+impl Fetcher {
+    /// Builds the shared client from `[http]`. Redirects are not followed by reqwest:
+    /// every hop must pass our own checks and be recorded.
+    pub fn new(http: &HttpConfig) -> Result<Fetcher, FetchError> {
+        let client = reqwest::Client::builder()
+            .user_agent(http.user_agent.as_str())
+            .timeout(http.timeout)
+            .connect_timeout(http.connect_timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .gzip(true)
+            .brotli(true)
+            .deflate(true)
+            .pool_max_idle_per_host(http.concurrency.max(1))
+            .build()
+            .map_err(|e| FetchError::Client(error_chain(&e)))?;
+        Ok(Fetcher {
+            client,
+            timeout: http.timeout,
+            max_body: http.max_body,
+            max_redirects: http.max_redirects,
+        })
+    }
+
+    /// Fetches `url`, conditionally when `validators` are given, following redirects up to
+    /// `[http] max_redirects`. `extra_headers` are sent on every hop (per-host headers).
+    pub async fn fetch(
+        &self,
+        url: &Url,
+        validators: &Validators,
+        extra_headers: &[(String, String)],
+    ) -> FetchResult {
+        let mut attempts = Vec::with_capacity(1);
+        let mut moved_permanently = None;
+        let mut current = url.clone();
+        let mut hops = 0u32;
+        loop {
+            let hop = match current.scheme() {
+                "http" | "https" => self.request(&current, validators, extra_headers).await,
+                "file" => self.read_file(&current, validators).await,
+                _ => HopResult::failed(
+                    &current,
+                    Utc::now(),
+                    Instant::now(),
+                    FetchError::UnsupportedScheme {
+                        url: current.to_string(),
+                    },
+                ),
+            };
+            attempts.push(hop.attempt);
+            let outcome = match hop.outcome {
+                Ok(HopOutcome::Redirect { status, location }) => {
+                    hops += 1;
+                    if hops > self.max_redirects {
+                        Err(FetchError::TooManyRedirects {
+                            url: url.to_string(),
+                            limit: self.max_redirects,
+                        })
+                    } else {
+                        match location.and_then(|l| current.join(&l).ok()) {
+                            Some(next) => {
+                                if status == 301 || status == 308 {
+                                    tracing::info!(from = %current, to = %next, status, "permanent redirect");
+                                    moved_permanently = Some(next.clone());
+                                } else {
+                                    tracing::debug!(from = %current, to = %next, status, "redirect");
+                                }
+                                current = next;
+                                continue;
+                            }
+                            None => Err(FetchError::BadRedirect {
+                                url: current.to_string(),
+                            }),
+                        }
+                    }
+                }
+                Ok(HopOutcome::Final(outcome)) => Ok(outcome),
+                Err(e) => Err(e),
+            };
+            return FetchResult {
+                attempts,
+                moved_permanently,
+                outcome,
+            };
+        }
+    }
+
+    async fn request(
+        &self,
+        url: &Url,
+        validators: &Validators,
+        extra_headers: &[(String, String)],
+    ) -> HopResult {
+        let started_at = Utc::now();
+        let clock = Instant::now();
+        let mut headers = HeaderMap::new();
+        for (name, value) in extra_headers {
+            if let (Ok(name), Ok(value)) = (
+                HeaderName::from_bytes(name.as_bytes()),
+                HeaderValue::from_str(value),
+            ) {
+                headers.insert(name, value);
+            }
+        }
+        if let Some(etag) = validators.etag.as_deref().and_then(|v| HeaderValue::from_str(v).ok()) {
+            headers.insert(header::IF_NONE_MATCH, etag);
+        }
+        if let Some(lm) = validators
+            .last_modified
+            .as_deref()
+            .and_then(|v| HeaderValue::from_str(v).ok())
+        {
+            headers.insert(header::IF_MODIFIED_SINCE, lm);
+        }
+        let mut response = match self.client.get(url.clone()).headers(headers).send().await {
+            Ok(r) => r,
+            Err(e) => return HopResult::failed(url, started_at, clock, self.map_error(url, &e)),
+        };
+        let status = response.status().as_u16();
+        let header_str = |name: header::HeaderName| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        if (300..400).contains(&status) && status != 304 {
+            let location = header_str(header::LOCATION);
+            return HopResult::done(url, started_at, clock, Some(status), 0, Ok(HopOutcome::Redirect { status, location }));
+        }
+        if status == 304 {
+            let mut hop = HopResult::done(url, started_at, clock, Some(status), 0, Ok(HopOutcome::Final(Outcome::NotModified)));
+            hop.attempt.not_modified = true;
+            return hop;
+        }
+        if !(200..300).contains(&status) {
+            let retry_after = header_str(header::RETRY_AFTER);
+            return HopResult::done(
+                url,
+                started_at,
+                clock,
+                Some(status),
+                0,
+                Ok(HopOutcome::Final(Outcome::Status { status, retry_after })),
+            );
+        }
+        let content_type = header_str(header::CONTENT_TYPE);
+        let validators = Validators {
+            etag: header_str(header::ETAG),
+            last_modified: header_str(header::LAST_MODIFIED),
+        };
+        // Without compression the declared length tells us up front; with it, only the
+        // running count of decompressed bytes can (a small gzip can expand enormously).
+        let compressed = response.headers().contains_key(header::CONTENT_ENCODING);
+        if !compressed && response.content_length().is_some_and(|n| n > self.max_body) {
+            let error = FetchError::BodyTooLarge {
+                url: url.to_string(),
+                limit: self.max_body,
+            };
+            let mut hop = HopResult::failed(url, started_at, clock, error);
+            hop.attempt.status = Some(status);
+            return hop;
+        }
+        let mut bytes = Vec::with_capacity(
+            response
+                .content_length()
+                .unwrap_or(16 * 1024)
+                .min(self.max_body) as usize,
+        );
+        loop {
+            match response.chunk().await {
+                Ok(Some(chunk)) => {
+                    if bytes.len() as u64 + chunk.len() as u64 > self.max_body {
+                        let error = FetchError::BodyTooLarge {
+                            url: url.to_string(),
+                            limit: self.max_body,
+                        };
+                        let mut hop = HopResult::failed(url, started_at, clock, error);
+                        hop.attempt.status = Some(status);
+                        hop.attempt.bytes = bytes.len() as u64;
+                        return hop;
+                    }
+                    bytes.extend_from_slice(&chunk);
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    let mut hop = HopResult::failed(url, started_at, clock, self.map_error(url, &e));
+                    hop.attempt.status = Some(status);
+                    hop.attempt.bytes = bytes.len() as u64;
+                    return hop;
+                }
+            }
+        }
+        let len = bytes.len() as u64;
+        HopResult::done(
+            url,
+            started_at,
+            clock,
+            Some(status),
+            len,
+            Ok(HopOutcome::Final(Outcome::Body(Body {
+                url: url.clone(),
+                status,
+                content_type,
+                validators,
+                bytes,
+            }))),
+        )
+    }
+
+    /// Reads a `file:` URL: the offline sample sources of the example config use it. The
+    /// file's modification time plays the part of `Last-Modified`, so a second `once` over
+    /// unchanged files is as cheap as a 304.
+    async fn read_file(&self, url: &Url, validators: &Validators) -> HopResult {
+        let started_at = Utc::now();
+        let clock = Instant::now();
+        let file_error = |message: String| FetchError::File {
+            url: url.to_string(),
+            message,
+        };
+        let Ok(path) = url.to_file_path() else {
+            return HopResult::failed(url, started_at, clock, file_error("not a local path".into()));
+        };
+        let metadata = match tokio::fs::metadata(&path).await {
+            Ok(m) => m,
+            Err(e) => return HopResult::failed(url, started_at, clock, file_error(e.to_string())),
+        };
+        let last_modified = metadata.modified().ok().map(http_date);
+        if last_modified.is_some() && last_modified == validators.last_modified {
+            let mut hop = HopResult::done(url, started_at, clock, Some(304), 0, Ok(HopOutcome::Final(Outcome::NotModified)));
+            hop.attempt.not_modified = true;
+            return hop;
+        }
+        if metadata.len() > self.max_body {
+            let error = FetchError::BodyTooLarge {
+                url: url.to_string(),
+                limit: self.max_body,
+            };
+            return HopResult::failed(url, started_at, clock, error);
+        }
+        let bytes = match tokio::fs::read(&path).await {
+            Ok(b) => b,
+            Err(e) => return HopResult::failed(url, started_at, clock, file_error(e.to_string())),
+        };
+        let content_type = match path.extension().and_then(|e| e.to_str()) {
+            Some("json") => Some("application/json".to_owned()),
+            Some("html" | "htm") => Some("text/html".to_owned()),
+            _ => None,
+        };
+        let len = bytes.len() as u64;
+        HopResult::done(
+            url,
+            started_at,
+            clock,
+            Some(200),
+            len,
+            Ok(HopOutcome::Final(Outcome::Body(Body {
+                url: url.clone(),
+                status: 200,
+                content_type,
+                validators: Validators {
+                    etag: None,
+                    last_modified,
+                },
+                bytes,
+            }))),
+        )
+    }
+
+    fn map_error(&self, url: &Url, e: &reqwest::Error) -> FetchError {
+        if e.is_timeout() {
+            FetchError::Timeout {
+                url: url.to_string(),
+                timeout: self.timeout,
+            }
+        } else {
+            FetchError::Transport {
+                url: url.to_string(),
+                message: error_chain(e),
+            }
+        }
+    }
+}
+
+enum HopOutcome {
+    Redirect { status: u16, location: Option<String> },
+    Final(Outcome),
+}
+
+struct HopResult {
+    attempt: Attempt,
+    outcome: Result<HopOutcome, FetchError>,
+}
+
+impl HopResult {
+    fn done(
+        url: &Url,
+        started_at: DateTime<Utc>,
+        clock: Instant,
+        status: Option<u16>,
+        bytes: u64,
+        outcome: Result<HopOutcome, FetchError>,
+    ) -> HopResult {
+        HopResult {
+            attempt: Attempt {
+                url: url.to_string(),
+                started_at,
+                duration: clock.elapsed(),
+                status,
+                bytes,
+                not_modified: false,
+                error: outcome.as_ref().err().map(ToString::to_string),
+            },
+            outcome,
+        }
+    }
+
+    fn failed(url: &Url, started_at: DateTime<Utc>, clock: Instant, error: FetchError) -> HopResult {
+        HopResult::done(url, started_at, clock, None, 0, Err(error))
+    }
+}
+
+/// Formats a time as an HTTP date (`Tue, 19 Apr 2022 04:22:44 GMT`).
+fn http_date(time: SystemTime) -> String {
+    DateTime::<Utc>::from(time)
+        .format("%a, %d %b %Y %H:%M:%S GMT")
+        .to_string()
+}
+
+/// reqwest's top-level message hides the cause ("error sending request"); operators need
+/// the whole chain ("… connection refused").
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut message = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        source = cause.source();
+    }
+    message
+}

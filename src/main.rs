@@ -1,0 +1,206 @@
+//! The `feedcrawler` binary: argument parsing and wiring only; the work is in the library.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+use feedcrawler::config::{Config, LogFormat};
+use feedcrawler::store::{self, Reader, Store};
+use indicatif::{ProgressBar, ProgressStyle};
+
+/// Keeps a SQLite database of financial news up to date from RSS/Atom/JSON feeds.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    /// The TOML config file.
+    #[arg(long, global = true, env = "FEEDCRAWLER_CONFIG", default_value = "/etc/feedcrawler/feedcrawler.toml")]
+    config: PathBuf,
+    /// Log line format on stderr (overrides `[daemon] log_format`).
+    #[arg(long, global = true, value_enum)]
+    log_format: Option<LogFormatArg>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormatArg {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Poll every enabled source once, wait for all of it, then exit (1 if any source failed).
+    Once,
+    /// Validate the config and print the resolved sources (exit 2 on any error).
+    Check,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// One line per source: health, last status, last and next poll, counts.
+    Sources,
+    /// Full-text search (FTS5 trigram: any 3+ character substring), newest first.
+    Search {
+        /// An FTS5 query, e.g. 工业经济.
+        query: String,
+        /// At most this many results.
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match Config::load(&cli.config) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("feedcrawler: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let format = match cli.log_format {
+        Some(LogFormatArg::Json) => LogFormat::Json,
+        Some(LogFormatArg::Text) => LogFormat::Text,
+        None => config.daemon.log_format,
+    };
+    init_logging(format);
+    for warning in &config.warnings {
+        tracing::warn!("{warning}");
+    }
+    match run(cli.command, &config) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("feedcrawler: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).init(),
+    }
+}
+
+fn run(command: Command, config: &Config) -> anyhow::Result<ExitCode> {
+    let database = config.daemon.database.as_path();
+    match command {
+        Command::Check => {
+            print_check(config);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Migrate => {
+            let version = store::migrate(database)?;
+            println!("{}: schema version {version}", database.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Once => once(config, database),
+        Command::Sources => {
+            print_sources(&Reader::open(database)?)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Search { query, limit } => {
+            for (published, title, url) in Reader::open(database)?.search(&query, limit)? {
+                println!(
+                    "{}\t{}\t{}",
+                    published.as_deref().unwrap_or("-"),
+                    title,
+                    url.as_deref().unwrap_or("-")
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn once(config: &Config, database: &Path) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let store = Store::open(database)?;
+    let progress = if std::io::stderr().is_terminal() {
+        let bar = ProgressBar::new(0);
+        bar.set_style(
+            ProgressStyle::with_template("{bar:40} {pos}/{len} sources {msg} [{elapsed}]")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        bar
+    } else {
+        ProgressBar::hidden()
+    };
+    let report = runtime.block_on(feedcrawler::once(config, &store, &progress))?;
+    progress.finish_and_clear();
+    store.close();
+    tracing::info!(
+        sources = report.polled,
+        not_modified = report.not_modified,
+        failed = report.failed.len(),
+        new_articles = report.new_articles,
+        updated_articles = report.updated_articles,
+        "once finished"
+    );
+    if report.failed.is_empty() {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        for (source, error) in &report.failed {
+            eprintln!("feedcrawler: source {source}: {error}");
+        }
+        Ok(ExitCode::from(1))
+    }
+}
+
+fn print_check(config: &Config) {
+    println!("config {}: ok", config.path.display());
+    println!("database {}", config.daemon.database.display());
+    println!("timezone {}", config.daemon.timezone);
+    for source in &config.sources {
+        println!(
+            "{}\t{}\t{}\tevery {}\t{}",
+            source.name,
+            source.kind.as_str(),
+            source
+                .url
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_else(|| format!("{} links", source.urls.len())),
+            humantime::format_duration(config.source_interval(source)),
+            if source.enabled { "enabled" } else { "disabled" }
+        );
+    }
+}
+
+fn print_sources(reader: &Reader) -> anyhow::Result<()> {
+    println!("NAME\tTYPE\tHEALTH\tSTATUS\tLAST POLL\tNEXT POLL\tFOUND\tSEEN\tERROR");
+    for s in reader.sources()? {
+        let health = if !s.enabled {
+            "disabled"
+        } else if s.consecutive_failures > 0 {
+            "failing"
+        } else if s.last_polled_at.is_none() {
+            "new"
+        } else {
+            "ok"
+        };
+        println!(
+            "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+            s.name,
+            s.kind,
+            health,
+            s.last_status.map_or_else(|| "-".to_owned(), |v| v.to_string()),
+            s.last_polled_at.as_deref().unwrap_or("-"),
+            s.next_poll_at.as_deref().unwrap_or("-"),
+            s.articles_found,
+            s.sightings,
+            s.last_error.as_deref().unwrap_or("")
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,345 @@
+//! Entry → [`Article`]: the `articles` columns as consumers see them.
+//!
+//! Titles get entities decoded and whitespace collapsed; content HTML is sanitized with
+//! ammonia (no script, style or event handlers; paragraphs and `class` on `p` kept) and
+//! reduced to plain text, hashed for change detection; the outlet is read from the
+//! `（文章来源：X）` line; tags are the source's then the entry's. Pure functions, no I/O.
+
+use std::sync::LazyLock;
+
+use chrono::{DateTime, Utc};
+use regex::Regex;
+use sha2::{Digest, Sha256};
+
+use crate::config::DedupConfig;
+use crate::dates::{self, ParsedDate};
+use crate::dedup;
+use crate::sources::{ContentRank, Entry};
+
+/// Where an article's outlet name came from; a higher rank wins (CONTRACT §6 *Media*).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum MediaRank {
+    /// A JSON `media` field, a feed's author or source element.
+    Field = 1,
+    /// An article page's `来源：` line.
+    Page = 2,
+    /// The `（文章来源：X）` line of the stored content.
+    ContentLine = 3,
+}
+
+impl MediaRank {
+    /// The rank for a stored integer.
+    pub fn from_i64(value: i64) -> Option<MediaRank> {
+        match value {
+            1 => Some(MediaRank::Field),
+            2 => Some(MediaRank::Page),
+            3 => Some(MediaRank::ContentLine),
+            _ => None,
+        }
+    }
+}
+
+/// An article's body in the forms the database keeps.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Content {
+    /// Sanitized HTML.
+    pub html: String,
+    /// Plain text of `html`, paragraphs on their own lines.
+    pub text: String,
+    /// sha256 (hex) of `text`.
+    pub hash: String,
+    /// How complete this content is.
+    pub rank: ContentRank,
+}
+
+/// One copy of an article, normalized: what a source said about it, in column form.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Article {
+    /// `info:…`, `url:…`, `guid:…` or `hash:…` (CONTRACT §3).
+    pub dedup_key: String,
+    /// The East Money infoCode, if any identifier carried one.
+    pub info_code: Option<String>,
+    /// Title, entities decoded, whitespace collapsed.
+    pub title: String,
+    /// The publisher's article URL (never a share link).
+    pub url: Option<String>,
+    /// The share link the article was reached through.
+    pub share_url: Option<String>,
+    /// When it was published, with offset and precision.
+    pub published: Option<ParsedDate>,
+    /// When the publisher last updated it.
+    pub updated_at: Option<DateTime<Utc>>,
+    /// The author's name.
+    pub author: Option<String>,
+    /// The outlet and where its name came from.
+    pub media: Option<(String, MediaRank)>,
+    /// The source's category.
+    pub category: Option<String>,
+    /// Source tags, then entry categories, without duplicates.
+    pub tags: Vec<String>,
+    /// Plain text of the summary.
+    pub summary: Option<String>,
+    /// The body.
+    pub content: Option<Content>,
+    /// Language, where known.
+    pub language: Option<String>,
+    /// The entry's guid in this source (for `sightings`).
+    pub entry_guid: Option<String>,
+    /// The entry's link in this source (for `sightings`).
+    pub entry_url: Option<String>,
+}
+
+/// What normalization needs to know about the source an entry came from.
+#[derive(Clone, Copy, Debug)]
+pub struct SourceContext<'a> {
+    /// The source's name (part of `guid:` dedup keys).
+    pub name: &'a str,
+    /// `[[source]] category`.
+    pub category: Option<&'a str>,
+    /// `[[source]] tags`.
+    pub tags: &'a [String],
+    /// The infoCode rules.
+    pub dedup: &'a DedupConfig,
+}
+
+/// Normalizes one entry. Returns None for an entry with neither a title nor any content:
+/// there is nothing to store.
+pub fn normalize(entry: Entry, source: &SourceContext<'_>) -> Option<Article> {
+    let content = entry
+        .content
+        .as_ref()
+        .map(|(html, rank)| (html.as_str(), *rank))
+        .or_else(|| entry.summary.as_deref().map(|s| (s, ContentRank::Summary)))
+        .and_then(|(html, rank)| content_from_html(html, rank));
+    let summary = entry
+        .summary
+        .as_deref()
+        .map(|s| html_to_text(&sanitize_html(s)))
+        .filter(|s| !s.is_empty());
+    let mut title = entry.title.as_deref().map(clean_title).unwrap_or_default();
+    if title.is_empty() {
+        // A title is NOT NULL in the contract; an untitled post is named by its first line.
+        title = content
+            .as_ref()
+            .and_then(|c| c.text.lines().next())
+            .map(|line| line.chars().take(60).collect())
+            .unwrap_or_default();
+    }
+    if title.is_empty() && content.is_none() {
+        return None;
+    }
+
+    let link = entry.link.as_deref().map(str::trim).filter(|l| !l.is_empty());
+    let (url, share_url) = match link {
+        Some(l) if dedup::is_share_link(source.dedup, l) => (None, Some(l.to_owned())),
+        Some(l) => (Some(l.to_owned()), None),
+        None => (None, None),
+    };
+    let guid = entry.guid.as_deref().map(str::trim).filter(|g| !g.is_empty());
+    let info_code = dedup::info_code_of(source.dedup, guid, link, share_url.as_deref());
+    let published_utc = entry.published.map(|p| dates::format_utc(p.utc));
+    let dedup_key = dedup::dedup_key(
+        info_code.as_deref(),
+        url.as_deref().or(share_url.as_deref()),
+        source.name,
+        guid,
+        &title,
+        published_utc.as_deref(),
+    );
+
+    let media = content
+        .as_ref()
+        .and_then(|c| media_from_text(&c.text))
+        .map(|m| (m, MediaRank::ContentLine))
+        .or_else(|| {
+            entry
+                .media
+                .as_deref()
+                .or(entry.author.as_deref())
+                .map(normalize_media)
+                .filter(|m| !m.is_empty())
+                .map(|m| (m, MediaRank::Field))
+        });
+
+    let mut tags: Vec<String> = Vec::with_capacity(source.tags.len() + entry.categories.len());
+    for tag in source.tags.iter().chain(entry.categories.iter()) {
+        let tag = collapse_whitespace(tag);
+        if !tag.is_empty() && !tags.contains(&tag) {
+            tags.push(tag);
+        }
+    }
+
+    Some(Article {
+        dedup_key,
+        info_code,
+        title,
+        url,
+        share_url,
+        published: entry.published,
+        updated_at: entry.updated.map(|u| u.utc),
+        author: entry.author.map(|a| collapse_whitespace(&a)).filter(|a| !a.is_empty()),
+        media,
+        category: source.category.map(str::to_owned),
+        tags,
+        summary,
+        content,
+        language: entry.language,
+        entry_guid: guid.map(str::to_owned),
+        entry_url: link.map(str::to_owned),
+    })
+}
+
+/// Sanitizes `html` and derives its text and hash; None when nothing readable is left.
+pub fn content_from_html(html: &str, rank: ContentRank) -> Option<Content> {
+    let html = sanitize_html(html);
+    let text = html_to_text(&html);
+    if text.is_empty() {
+        return None;
+    }
+    let hash = hex::encode(Sha256::digest(text.as_bytes()));
+    Some(Content {
+        html: html.trim().to_owned(),
+        text,
+        hash,
+        rank,
+    })
+}
+
+static SANITIZER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
+    let mut builder = ammonia::Builder::default();
+    builder
+        // `p.em_media` carries the outlet line; publishers style paragraphs by class.
+        .add_tag_attributes("p", &["class"])
+        // Stored HTML is the publisher's, not ours to decorate with rel attributes.
+        .link_rel(None);
+    builder
+});
+
+/// Removes script, style, event handlers and anything else unsafe; keeps the structure.
+pub fn sanitize_html(html: &str) -> String {
+    SANITIZER.clean(html).to_string()
+}
+
+/// Plain text of (sanitized) HTML: tags dropped, entities decoded, block elements on lines
+/// of their own, blank lines removed, spaces collapsed.
+pub fn html_to_text(html: &str) -> String {
+    let mut raw = String::with_capacity(html.len());
+    let mut rest = html;
+    while let Some(open) = rest.find('<') {
+        raw.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        let Some(close) = after.find('>') else {
+            rest = "";
+            break;
+        };
+        let tag = after[..close].trim_start_matches('/');
+        let name_end = tag
+            .find(|c: char| c.is_ascii_whitespace() || c == '/')
+            .unwrap_or(tag.len());
+        if is_block_tag(&tag[..name_end]) {
+            raw.push('\n');
+        }
+        rest = &after[close + 1..];
+    }
+    raw.push_str(rest);
+    let decoded = html_escape::decode_html_entities(&raw);
+    let mut text = String::with_capacity(decoded.len());
+    for line in decoded.lines() {
+        let line = collapse_whitespace(line);
+        if !line.is_empty() {
+            if !text.is_empty() {
+                text.push('\n');
+            }
+            text.push_str(&line);
+        }
+    }
+    text
+}
+
+fn is_block_tag(name: &str) -> bool {
+    const BLOCKS: &[&str] = &[
+        "p", "br", "div", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "table",
+        "blockquote", "pre", "section", "article", "header", "footer", "figure", "figcaption",
+        "dd", "dt", "hr",
+    ];
+    BLOCKS.iter().any(|b| b.eq_ignore_ascii_case(name))
+}
+
+/// Title cleaning: entities decoded (once), markup dropped, whitespace collapsed.
+pub fn clean_title(raw: &str) -> String {
+    let decoded = html_escape::decode_html_entities(raw);
+    if decoded.contains('<') && decoded.contains('>') {
+        collapse_whitespace(&html_to_text(&decoded).replace('\n', " "))
+    } else {
+        collapse_whitespace(&decoded)
+    }
+}
+
+/// Collapses every run of whitespace (including full-width spaces and NBSP) into one
+/// ASCII space and trims the ends.
+pub fn collapse_whitespace(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for word in text.split(|c: char| c.is_whitespace()).filter(|w| !w.is_empty()) {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    out
+}
+
+static MEDIA_LINE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"[（(]\s*文章来源[：:]\s*([^）)\n]+?)\s*[）)]").expect("a literal pattern")
+});
+
+/// The outlet named by the last `（文章来源：X）` line of the text, normalized.
+pub fn media_from_text(text: &str) -> Option<String> {
+    MEDIA_LINE
+        .captures_iter(text)
+        .last()
+        .and_then(|c| c.get(1))
+        .map(|m| normalize_media(m.as_str()))
+        .filter(|m| !m.is_empty())
+}
+
+/// An outlet name as stored: trimmed, full-width brackets and trailing punctuation removed.
+pub fn normalize_media(raw: &str) -> String {
+    let trimmed = collapse_whitespace(raw);
+    let no_brackets: String = trimmed
+        .chars()
+        .filter(|c| !matches!(c, '（' | '）' | '【' | '】' | '「' | '」' | '『' | '』' | '〔' | '〕'))
+        .collect();
+    no_brackets
+        .trim_end_matches(|c: char| {
+            c.is_whitespace() || matches!(c, '。' | '，' | '、' | '；' | '：' | '.' | ',' | ';' | ':' | '！' | '!')
+        })
+        .trim()
+        .to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn titles_are_decoded_and_collapsed() {
+        assert_eq!(clean_title("  刚刚&nbsp;工信部\n明确表态 &amp; 举措！ "), "刚刚 工信部 明确表态 & 举措！");
+        assert_eq!(clean_title("<b>粗体</b> 标题"), "粗体 标题");
+    }
+
+    #[test]
+    fn sanitizer_drops_scripts_and_keeps_paragraph_classes() {
+        let html = r#"<p onclick="x()">正文</p><script>alert(1)</script><style>p{}</style><p class="em_media">（文章来源：证券日报网）</p>"#;
+        let clean = sanitize_html(html);
+        assert_eq!(clean, r#"<p>正文</p><p class="em_media">（文章来源：证券日报网）</p>"#);
+        assert_eq!(html_to_text(&clean), "正文\n（文章来源：证券日报网）");
+    }
+
+    #[test]
+    fn media_comes_from_the_source_line() {
+        assert_eq!(media_from_text("正文\n（文章来源：证券日报网）").as_deref(), Some("证券日报网"));
+        assert_eq!(media_from_text("（文章来源： 中国证券报 。）").as_deref(), Some("中国证券报"));
+        assert_eq!(media_from_text("没有来源"), None);
+        assert_eq!(normalize_media("【上海证券报】"), "上海证券报");
+    }
+}

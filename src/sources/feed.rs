@@ -1,0 +1,161 @@
+//! Feeds — RSS 0.9x/1.0/2.0, Atom and JSON Feed — through feed-rs.
+//!
+//! The body is decoded to UTF-8 by [`crate::charset`] first (feed-rs only knows the XML
+//! declaration), and every timestamp goes through [`crate::dates`] so that the
+//! publisher's offset and the time's precision survive (feed-rs keeps only UTC).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+
+use super::{ContentRank, Entry};
+use crate::charset;
+use crate::dates::{self, ParsedDate};
+
+/// A feed that could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum FeedError {
+    /// feed-rs rejected the document (malformed XML, not a feed, bad JSON).
+    #[error("not a valid RSS/Atom/JSON feed: {0}")]
+    Malformed(String),
+}
+
+/// Parses a feed body into entries, in document order.
+///
+/// `base_url` resolves relative links; `tz` reads dates written without an offset; `now`
+/// resolves relative dates.
+pub fn parse(
+    body: &[u8],
+    content_type: Option<&str>,
+    base_url: &str,
+    tz: Tz,
+    now: DateTime<Utc>,
+) -> Result<Vec<Entry>, FeedError> {
+    let first = body
+        .iter()
+        .find(|b| !b.is_ascii_whitespace() && **b != 0xEF && **b != 0xBB && **b != 0xBF);
+    let text = if first == Some(&b'{') {
+        charset::decode_text(body, content_type).text
+    } else {
+        charset::decode_xml(body, content_type).text
+    };
+
+    // feed-rs hands us UTC only; keep what our own parser saw, keyed by the instant, so the
+    // entry can recover the publisher's offset and the precision.
+    let seen: Arc<Mutex<HashMap<i64, ParsedDate>>> = Arc::default();
+    let recorder = Arc::clone(&seen);
+    let parser = feed_rs::parser::Builder::new()
+        .sanitize_content(false)
+        // An empty id marks "the feed carried none": never dedup on an invented id.
+        .id_generator(|_, _, _| String::new())
+        .timestamp_parser(move |raw| {
+            let parsed = dates::parse(raw, tz, now)?;
+            recorder
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(parsed.utc.timestamp(), parsed);
+            Some(parsed.utc)
+        })
+        .base_uri(Some(base_url))
+        .build();
+    let feed = parser
+        .parse(text.as_bytes())
+        .map_err(|e| FeedError::Malformed(e.to_string()))?;
+    let seen = seen.lock().unwrap_or_else(PoisonError::into_inner);
+    let lookup = |utc: Option<DateTime<Utc>>| utc.and_then(|t| seen.get(&t.timestamp()).copied());
+
+    let feed_language = feed.language.clone();
+    let entries = feed
+        .entries
+        .into_iter()
+        .map(|e| {
+            let published = lookup(e.published).or_else(|| lookup(e.updated));
+            let content = e.content.and_then(|c| {
+                let is_plain = c.content_type.to_string().starts_with("text/plain");
+                c.body.filter(|b| !b.trim().is_empty()).map(|body| {
+                    let html = if is_plain { plain_to_html(&body) } else { body };
+                    (html, ContentRank::Feed)
+                })
+            });
+            let link = e
+                .links
+                .iter()
+                .find(|l| l.rel.as_deref().is_none_or(|r| r == "alternate"))
+                .or_else(|| e.links.first())
+                .map(|l| l.href.trim().to_owned())
+                .filter(|l| !l.is_empty());
+            Entry {
+                guid: Some(e.id).filter(|id| !id.trim().is_empty()),
+                link,
+                title: e.title.map(|t| t.content),
+                published,
+                updated: lookup(e.updated),
+                author: e.authors.first().and_then(|p| p.name.clone()).filter(|n| !n.trim().is_empty()),
+                media: e.source.filter(|s| !s.trim().is_empty()),
+                summary: e.summary.map(|s| s.content).filter(|s| !s.trim().is_empty()),
+                content,
+                categories: e
+                    .categories
+                    .into_iter()
+                    .map(|c| c.label.unwrap_or(c.term))
+                    .filter(|c| !c.trim().is_empty())
+                    .collect(),
+                language: feed_language.clone(),
+            }
+        })
+        .collect();
+    Ok(entries)
+}
+
+/// Plain-text content becomes paragraphs, so that every stored `content_html` is HTML.
+fn plain_to_html(text: &str) -> String {
+    text.split("\n\n")
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| format!("<p>{}</p>", html_escape::encode_text(p)))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn now() -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2022-04-20T00:00:00Z")
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn rss_keeps_offset_and_ranks() {
+        let xml = r#"<?xml version="1.0" encoding="UTF-8"?>
+<rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/"><channel><title>t</title>
+<item><title>工信部 &amp; 发布会</title><link>http://example.org/a/1.html</link>
+<description>摘要</description><content:encoded><![CDATA[<p>正文</p>]]></content:encoded>
+<pubDate>Tue, 19 Apr 2022 12:22:44 +0800</pubDate><category>宏观</category></item>
+<item><title>无 guid</title><pubDate>2022-04-19 12:22</pubDate></item>
+</channel></rss>"#;
+        let entries = parse(xml.as_bytes(), None, "http://example.org/", chrono_tz::Asia::Shanghai, now())
+            .expect("valid feed");
+        assert_eq!(entries.len(), 2);
+        let first = &entries[0];
+        assert_eq!(first.title.as_deref(), Some("工信部 & 发布会"));
+        assert_eq!(first.summary.as_deref(), Some("摘要"));
+        assert_eq!(first.content, Some(("<p>正文</p>".to_owned(), ContentRank::Feed)));
+        assert_eq!(first.categories, vec!["宏观".to_owned()]);
+        let published = first.published.expect("date");
+        assert_eq!(dates::format_utc(published.utc), "2022-04-19T04:22:44Z");
+        assert_eq!(dates::format_local(published.local), "2022-04-19T12:22:44+08:00");
+        assert_eq!(entries[1].guid, None);
+        let naive = entries[1].published.expect("naive date read in the timezone");
+        assert_eq!(dates::format_utc(naive.utc), "2022-04-19T04:22:00Z");
+    }
+
+    #[test]
+    fn malformed_is_an_error() {
+        let result = parse(b"<rss><channel><item><title>x", None, "http://e/", chrono_tz::UTC, now());
+        assert!(result.is_err());
+    }
+}

@@ -1,0 +1,68 @@
+//! Source parsers: a fetched body of one source type → [`Entry`] values.
+//!
+//! Each submodule reads one kind of document (feeds now; JSON lists, HTML lists and
+//! article pages later) and reports what the publisher wrote, unjudged: raw titles, the
+//! links as given, dates with their precision, content with its rank. Nothing here
+//! normalizes, deduplicates or does I/O.
+
+pub mod feed;
+
+use crate::dates::ParsedDate;
+
+/// How much of an article a piece of content is (CONTRACT §6): a higher rank replaces a
+/// lower one whatever its length.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ContentRank {
+    /// No content at all.
+    None = 0,
+    /// A summary: RSS `description`, Atom `summary`, JSON `summary`.
+    Summary = 1,
+    /// Content carried by a feed or list: Atom `content`, RSS `content:encoded`.
+    Feed = 2,
+    /// The publisher's full text: a detail body or an article page.
+    Full = 3,
+}
+
+impl ContentRank {
+    /// The rank stored in the database.
+    pub fn as_i64(self) -> i64 {
+        self as i64
+    }
+
+    /// The rank for a stored integer; unknown values are treated as no content.
+    pub fn from_i64(value: i64) -> ContentRank {
+        match value {
+            1 => ContentRank::Summary,
+            2 => ContentRank::Feed,
+            3 => ContentRank::Full,
+            _ => ContentRank::None,
+        }
+    }
+}
+
+/// One item as a source delivered it, before normalization.
+#[derive(Clone, Debug, Default)]
+pub struct Entry {
+    /// The item's id/guid, only when the document carried one (never generated).
+    pub guid: Option<String>,
+    /// The item's link, absolute.
+    pub link: Option<String>,
+    /// The title as written (may hold entities or markup).
+    pub title: Option<String>,
+    /// When it was published (falls back to the updated time when only that is given).
+    pub published: Option<ParsedDate>,
+    /// When it was last updated, if the publisher says.
+    pub updated: Option<ParsedDate>,
+    /// The author's name.
+    pub author: Option<String>,
+    /// An explicit outlet field (a JSON `media` field, a feed's source element).
+    pub media: Option<String>,
+    /// The summary, HTML or text.
+    pub summary: Option<String>,
+    /// The body, HTML, with its rank.
+    pub content: Option<(String, ContentRank)>,
+    /// The entry's own categories.
+    pub categories: Vec<String>,
+    /// The language, where the document says.
+    pub language: Option<String>,
+}

@@ -1,0 +1,241 @@
+//! The database behind a narrow interface: the only module that speaks SQL.
+//!
+//! Writes go through one writer thread that owns the SQLite connection ([`Store`]); callers
+//! hand it whole [`FetchBatch`]es over a bounded channel and await the [`CommitReport`].
+//! The writer groups the batches that are waiting into one transaction, so an article is
+//! either wholly stored or not at all, and a busy crawl pays for few commits. Reads for the
+//! command line ([`Reader`]) use their own connection: in WAL mode they never block the
+//! writer. A PostgreSQL backend would be another implementation of these same calls.
+
+mod sqlite;
+
+use std::path::{Path, PathBuf};
+use std::thread::JoinHandle;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::fetch::{Attempt, Validators};
+use crate::normalize::Article;
+
+pub use sqlite::{Reader, SourceSummary};
+
+/// A database error, naming the database file.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// SQLite refused an operation.
+    #[error("database {path}: {source}")]
+    Sqlite {
+        /// The database file.
+        path: PathBuf,
+        /// SQLite's error.
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// A migration failed.
+    #[error("database {path}: migration failed: {message}")]
+    Migration {
+        /// The database file.
+        path: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
+    /// The file was written by a newer feedcrawler.
+    #[error(
+        "database {path} has schema version {found}, newer than this feedcrawler knows ({known}); \
+         upgrade feedcrawler or point [daemon] database at another file"
+    )]
+    TooNew {
+        /// The database file.
+        path: PathBuf,
+        /// Its `user_version`.
+        found: i64,
+        /// The newest version this binary knows.
+        known: usize,
+    },
+    /// The folder for the database could not be created.
+    #[error("cannot create the folder for database {path}: {source}")]
+    CreateDir {
+        /// The database file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The writer thread is gone (it failed earlier, or the store was closed).
+    #[error("the database writer for {path} has stopped")]
+    WriterGone {
+        /// The database file.
+        path: PathBuf,
+    },
+}
+
+/// A configured source as the database should know it.
+#[derive(Clone, Debug)]
+pub struct SourceSpec {
+    /// `[[source]] name`.
+    pub name: String,
+    /// `feed`, `json`, `html` or `share_links`.
+    pub kind: String,
+    /// The source's URL, if it has one.
+    pub url: Option<String>,
+    /// `[[source]] enabled`.
+    pub enabled: bool,
+}
+
+/// A source's crawl state, as stored.
+#[derive(Clone, Debug)]
+pub struct SourceState {
+    /// `sources.id`.
+    pub id: i64,
+    /// `sources.name`.
+    pub name: String,
+    /// Validators for the next conditional GET.
+    pub validators: Validators,
+    /// When the source is next due.
+    pub next_poll_at: Option<DateTime<Utc>>,
+    /// Failures in a row.
+    pub consecutive_failures: u32,
+}
+
+/// How a source's poll ended, for its `sources` row.
+#[derive(Clone, Debug)]
+pub enum SourceOutcome {
+    /// A body was fetched and parsed; the validators are stored only now, after every
+    /// entry is in (CONTRACT §6 *Full text*).
+    Fetched {
+        /// The HTTP status.
+        status: u16,
+        /// The response's validators.
+        validators: Validators,
+    },
+    /// 304: nothing to do.
+    NotModified,
+    /// The poll failed.
+    Failed {
+        /// The HTTP status, if one arrived.
+        status: Option<u16>,
+        /// What went wrong, naming the URL.
+        error: String,
+    },
+}
+
+/// Everything one poll of one source produced, committed in one transaction.
+#[derive(Clone, Debug)]
+pub struct FetchBatch {
+    /// `sources.id` (None for requests outside a source).
+    pub source_id: Option<i64>,
+    /// One `fetches` row each.
+    pub attempts: Vec<Attempt>,
+    /// Normalized copies of articles, in document order.
+    pub articles: Vec<Article>,
+    /// How the poll ended.
+    pub outcome: SourceOutcome,
+    /// When the poll happened.
+    pub polled_at: DateTime<Utc>,
+    /// When the source is next due.
+    pub next_poll_at: Option<DateTime<Utc>>,
+}
+
+/// What committing a batch did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CommitReport {
+    /// Articles stored for the first time.
+    pub new_articles: usize,
+    /// Existing articles whose stored columns changed.
+    pub updated_articles: usize,
+    /// Copies that changed nothing but `last_seen_at`.
+    pub unchanged_articles: usize,
+}
+
+enum Command {
+    SyncSources(Vec<SourceSpec>, oneshot::Sender<Result<Vec<SourceState>, StoreError>>),
+    Commit(Box<FetchBatch>, oneshot::Sender<Result<CommitReport, StoreError>>),
+}
+
+/// How many batches may wait for the writer: enough to keep it busy, few enough that a
+/// slow disk pushes back on the fetchers instead of filling memory.
+const QUEUE_DEPTH: usize = 64;
+
+/// The handle to the writer thread. Cheap to share by reference; dropping it (or
+/// [`Store::close`]) lets the writer finish what is queued and stop.
+pub struct Store {
+    path: PathBuf,
+    sender: Option<mpsc::Sender<Command>>,
+    writer: Option<JoinHandle<()>>,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database, applies pending migrations and starts the
+    /// writer thread.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        let writer = sqlite::Writer::open(path)?;
+        let (sender, receiver) = mpsc::channel(QUEUE_DEPTH);
+        let handle = std::thread::Builder::new()
+            .name("feedcrawler-writer".into())
+            .spawn(move || writer.run(receiver))
+            .map_err(|e| StoreError::Migration {
+                path: path.to_owned(),
+                message: format!("cannot start the writer thread: {e}"),
+            })?;
+        Ok(Store {
+            path: path.to_owned(),
+            sender: Some(sender),
+            writer: Some(handle),
+        })
+    }
+
+    /// Makes the `sources` table match the config: new sources inserted, changed ones
+    /// updated (a changed URL forgets its validators), sources no longer configured
+    /// disabled (their articles stay). Returns the state of every configured source.
+    pub async fn sync_sources(&self, specs: Vec<SourceSpec>) -> Result<Vec<SourceState>, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Command::SyncSources(specs, reply)).await?;
+        answer.await.map_err(|_| self.gone())?
+    }
+
+    /// Commits one poll's results in one transaction.
+    pub async fn commit(&self, batch: FetchBatch) -> Result<CommitReport, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Command::Commit(Box::new(batch), reply)).await?;
+        answer.await.map_err(|_| self.gone())?
+    }
+
+    /// Lets the writer finish the queue, then waits for it to stop.
+    pub fn close(mut self) {
+        self.shutdown();
+    }
+
+    async fn send(&self, command: Command) -> Result<(), StoreError> {
+        match &self.sender {
+            Some(sender) => sender.send(command).await.map_err(|_| self.gone()),
+            None => Err(self.gone()),
+        }
+    }
+
+    fn gone(&self) -> StoreError {
+        StoreError::WriterGone {
+            path: self.path.clone(),
+        }
+    }
+
+    fn shutdown(&mut self) {
+        self.sender.take();
+        if let Some(handle) = self.writer.take() {
+            if handle.join().is_err() {
+                tracing::error!(database = %self.path.display(), "the database writer panicked");
+            }
+        }
+    }
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// Applies pending migrations and returns the schema version (for `feedcrawler migrate`).
+pub fn migrate(path: &Path) -> Result<usize, StoreError> {
+    sqlite::Writer::open(path).map(|w| w.schema_version())
+}

@@ -1,0 +1,971 @@
+//! Shared helpers for the integration tests: a local HTTP server with a
+//! route table, request recording, conditional GET, gzip and streamed
+//! bodies; and helpers that run the real `feedcrawler` binary against a
+//! config written into a temporary directory.
+//!
+//! Each test binary (`tests/*.rs`) includes this file with `mod support;`
+//! and uses only part of it.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::io::{self, Read, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+// ---------------------------------------------------------------------------
+// Fixtures
+// ---------------------------------------------------------------------------
+
+/// Folder holding the test fixtures.
+pub fn fixtures_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join("fixtures")
+}
+
+/// The bytes of `tests/fixtures/<name>`.
+pub fn fixture(name: &str) -> Vec<u8> {
+    let path = fixtures_dir().join(name);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("reading fixture {}: {e}", path.display()))
+}
+
+/// `tests/fixtures/<name>` as UTF-8 text.
+pub fn fixture_str(name: &str) -> String {
+    String::from_utf8(fixture(name)).unwrap_or_else(|_| panic!("fixture {name} is not UTF-8"))
+}
+
+/// Gzip-compresses `data` (flate2, default level).
+pub fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(data).expect("gzip write");
+    enc.finish().expect("gzip finish")
+}
+
+// ---------------------------------------------------------------------------
+// Routes
+// ---------------------------------------------------------------------------
+
+/// A body produced lazily: `prefix`, then `fill_len` copies of `fill`, then
+/// `suffix`. Nothing of the filler is held in memory, so bodies of many
+/// megabytes cost nothing until a client actually reads them.
+#[derive(Clone, Debug)]
+pub struct Stream {
+    pub prefix: Vec<u8>,
+    pub fill: u8,
+    pub fill_len: u64,
+    pub suffix: Vec<u8>,
+    /// Send a `Content-Length` header (otherwise chunked transfer encoding).
+    pub content_length: bool,
+}
+
+impl Stream {
+    pub fn total_len(&self) -> u64 {
+        self.prefix.len() as u64 + self.fill_len + self.suffix.len() as u64
+    }
+}
+
+/// What the server answers on one path.
+#[derive(Clone, Debug)]
+pub struct Route {
+    pub status: u16,
+    /// Response headers, e.g. `("Content-Type", "application/rss+xml")`.
+    pub headers: Vec<(String, String)>,
+    /// The body as sent on the wire (already compressed for gzip routes).
+    pub body: Vec<u8>,
+    /// When set, replaces `body` with a lazily generated one.
+    pub stream: Option<Stream>,
+    /// Wait this long before answering (timeouts, slow hosts).
+    pub delay: Option<Duration>,
+}
+
+impl Default for Route {
+    fn default() -> Self {
+        Route {
+            status: 200,
+            headers: Vec::new(),
+            body: Vec::new(),
+            stream: None,
+            delay: None,
+        }
+    }
+}
+
+impl Route {
+    /// 200 with the given content type and body.
+    pub fn ok(content_type: &str, body: impl Into<Vec<u8>>) -> Route {
+        Route {
+            status: 200,
+            headers: vec![("Content-Type".into(), content_type.into())],
+            body: body.into(),
+            ..Route::default()
+        }
+    }
+
+    /// 200 `application/rss+xml; charset=utf-8`.
+    pub fn rss(body: impl Into<Vec<u8>>) -> Route {
+        Route::ok("application/rss+xml; charset=utf-8", body)
+    }
+
+    /// 200 `application/atom+xml; charset=utf-8`.
+    pub fn atom(body: impl Into<Vec<u8>>) -> Route {
+        Route::ok("application/atom+xml; charset=utf-8", body)
+    }
+
+    /// 200 `application/feed+json`.
+    pub fn json_feed(body: impl Into<Vec<u8>>) -> Route {
+        Route::ok("application/feed+json; charset=utf-8", body)
+    }
+
+    /// A status with a short text body (e.g. 500, 404, 429).
+    pub fn status(status: u16) -> Route {
+        Route {
+            status,
+            headers: vec![("Content-Type".into(), "text/plain; charset=utf-8".into())],
+            body: format!("status {status}\n").into_bytes(),
+            ..Route::default()
+        }
+    }
+
+    /// A lazily generated body (see [`Stream`]).
+    pub fn streamed(content_type: &str, stream: Stream) -> Route {
+        Route {
+            status: 200,
+            headers: vec![("Content-Type".into(), content_type.into())],
+            stream: Some(stream),
+            ..Route::default()
+        }
+    }
+
+    /// Adds (or replaces) a response header.
+    pub fn header(mut self, name: &str, value: &str) -> Route {
+        self.headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+        self.headers.push((name.to_string(), value.to_string()));
+        self
+    }
+
+    /// Sets the `ETag` (give it with its quotes: `"\"v1\""`).
+    pub fn etag(self, etag: &str) -> Route {
+        self.header("ETag", etag)
+    }
+
+    /// Sets `Last-Modified` (an HTTP date).
+    pub fn last_modified(self, date: &str) -> Route {
+        self.header("Last-Modified", date)
+    }
+
+    /// Compresses the body now and marks it `Content-Encoding: gzip`.
+    pub fn gzip(mut self) -> Route {
+        self.body = gzip(&self.body);
+        self.header("Content-Encoding", "gzip")
+    }
+
+    /// Uses `body` as an already gzip-compressed body.
+    pub fn pre_gzipped(mut self, body: Vec<u8>) -> Route {
+        self.body = body;
+        self.header("Content-Encoding", "gzip")
+    }
+
+    pub fn delay(mut self, d: Duration) -> Route {
+        self.delay = Some(d);
+        self
+    }
+
+    fn header_value(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Recorded requests
+// ---------------------------------------------------------------------------
+
+/// How much of a response body went out, shared with the thread writing it.
+#[derive(Debug, Default)]
+pub struct Progress {
+    written: AtomicU64,
+    finished: AtomicBool,
+    error: Mutex<Option<String>>,
+}
+
+impl Progress {
+    /// Body bytes handed to the socket so far (within the 1 KiB buffer of
+    /// tiny_http's writer).
+    pub fn bytes_written(&self) -> u64 {
+        self.written.load(Ordering::SeqCst)
+    }
+    /// The response is complete, or writing it failed (client went away).
+    pub fn finished(&self) -> bool {
+        self.finished.load(Ordering::SeqCst)
+    }
+    /// The write error, when the client hung up before the end.
+    pub fn error(&self) -> Option<String> {
+        self.error.lock().unwrap().clone()
+    }
+}
+
+/// One request the server received.
+#[derive(Clone, Debug)]
+pub struct Recorded {
+    pub method: String,
+    /// Path and query, as sent: `/feed.xml?x=1`.
+    pub url: String,
+    /// Header names lower-cased.
+    pub headers: Vec<(String, String)>,
+    pub at: Instant,
+    /// The status the server answered.
+    pub status: u16,
+    pub progress: Arc<Progress>,
+}
+
+impl Recorded {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        let name = name.to_ascii_lowercase();
+        self.headers
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
+    }
+    pub fn path(&self) -> &str {
+        self.url.split('?').next().unwrap_or("")
+    }
+    pub fn bytes_written(&self) -> u64 {
+        self.progress.bytes_written()
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Server
+// ---------------------------------------------------------------------------
+
+#[derive(Default)]
+struct State {
+    routes: Mutex<HashMap<String, Route>>,
+    requests: Mutex<Vec<Recorded>>,
+}
+
+/// A local HTTP server on 127.0.0.1 with a mutable route table. Stops on drop.
+pub struct TestServer {
+    addr: std::net::SocketAddr,
+    state: Arc<State>,
+    server: Arc<tiny_http::Server>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl TestServer {
+    /// Binds 127.0.0.1:0 and starts serving on a background thread.
+    pub fn start() -> TestServer {
+        let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").expect("bind 127.0.0.1:0"));
+        let addr = server
+            .server_addr()
+            .to_ip()
+            .expect("test server listens on an IP address");
+        let state = Arc::new(State::default());
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread = {
+            let server = Arc::clone(&server);
+            let state = Arc::clone(&state);
+            let stop = Arc::clone(&stop);
+            thread::Builder::new()
+                .name(format!("test-server-{}", addr.port()))
+                .spawn(move || accept_loop(&server, &state, &stop))
+                .expect("spawn test server")
+        };
+        TestServer {
+            addr,
+            state,
+            server,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    /// Starts a server with these routes.
+    pub fn with_routes<I, S>(routes: I) -> TestServer
+    where
+        I: IntoIterator<Item = (S, Route)>,
+        S: Into<String>,
+    {
+        let s = TestServer::start();
+        for (p, r) in routes {
+            s.set(p, r);
+        }
+        s
+    }
+
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    /// `host:port`, e.g. `127.0.0.1:41234`.
+    pub fn host(&self) -> String {
+        self.addr.to_string()
+    }
+
+    /// `http://127.0.0.1:PORT<path>`.
+    pub fn url(&self, path: &str) -> String {
+        assert!(path.starts_with('/'), "path must start with /: {path}");
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// Adds or replaces the route of `path` (a path, or a path with its
+    /// query for an exact match). Works while the server runs.
+    pub fn set(&self, path: impl Into<String>, route: Route) {
+        let path = path.into();
+        assert!(path.starts_with('/'), "path must start with /: {path}");
+        self.state.routes.lock().unwrap().insert(path, route);
+    }
+
+    pub fn remove(&self, path: &str) {
+        self.state.routes.lock().unwrap().remove(path);
+    }
+
+    /// Every request so far, in arrival order.
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.state.requests.lock().unwrap().clone()
+    }
+
+    /// The requests whose path (query ignored) is `path`, or whose path and
+    /// query equal `path` when it contains a `?`.
+    pub fn requests_for(&self, path: &str) -> Vec<Recorded> {
+        self.requests()
+            .into_iter()
+            .filter(|r| {
+                if path.contains('?') {
+                    r.url == path
+                } else {
+                    r.path() == path
+                }
+            })
+            .collect()
+    }
+
+    /// Forgets the recorded requests (e.g. between two runs).
+    pub fn clear_requests(&self) {
+        self.state.requests.lock().unwrap().clear();
+    }
+
+    /// Waits until every response started so far has finished or failed
+    /// (the client hung up). Returns false on timeout.
+    pub fn wait_idle(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if self.requests().iter().all(|r| r.progress.finished()) {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// A human-readable list of the requests, for assertion messages.
+    pub fn describe_requests(&self) -> String {
+        let mut out = String::new();
+        for r in self.requests() {
+            out.push_str(&format!(
+                "{} {} -> {} ({} body bytes) {:?}\n",
+                r.method,
+                r.url,
+                r.status,
+                r.bytes_written(),
+                r.headers
+            ));
+        }
+        out
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        self.server.unblock();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn accept_loop(server: &tiny_http::Server, state: &Arc<State>, stop: &AtomicBool) {
+    while !stop.load(Ordering::SeqCst) {
+        match server.recv_timeout(Duration::from_millis(50)) {
+            Ok(Some(request)) => {
+                let state = Arc::clone(state);
+                // One thread per request, so a slow or streamed response never
+                // holds up the others.
+                let _ = thread::Builder::new()
+                    .name("test-server-request".into())
+                    .spawn(move || handle(request, &state));
+            }
+            Ok(None) => {}
+            Err(_) => {
+                if stop.load(Ordering::SeqCst) {
+                    break;
+                }
+                thread::sleep(Duration::from_millis(10));
+            }
+        }
+    }
+}
+
+fn handle(request: tiny_http::Request, state: &State) {
+    let at = Instant::now();
+    let method = request.method().as_str().to_string();
+    let url = request.url().to_string();
+    let headers: Vec<(String, String)> = request
+        .headers()
+        .iter()
+        .map(|h| {
+            (
+                h.field.as_str().as_str().to_ascii_lowercase(),
+                h.value.as_str().to_string(),
+            )
+        })
+        .collect();
+    let find = |name: &str| -> Option<String> {
+        headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+    };
+
+    let route = {
+        let routes = state.routes.lock().unwrap();
+        let path = url.split('?').next().unwrap_or("");
+        routes.get(&url).or_else(|| routes.get(path)).cloned()
+    };
+    let route = route.unwrap_or_else(|| Route::status(404));
+
+    // Conditional GET: If-None-Match decides when present, otherwise an
+    // If-Modified-Since equal to the route's Last-Modified.
+    let not_modified = (200..300).contains(&route.status)
+        && match (find("if-none-match"), route.header_value("ETag")) {
+            (Some(inm), Some(etag)) => inm
+                .split(',')
+                .map(str::trim)
+                .any(|t| t == "*" || t == etag || t.trim_start_matches("W/") == etag),
+            (Some(_), None) => false,
+            (None, _) => match (find("if-modified-since"), route.header_value("Last-Modified")) {
+                (Some(ims), Some(lm)) => ims.trim() == lm.trim(),
+                _ => false,
+            },
+        };
+    let status = if not_modified { 304 } else { route.status };
+
+    let progress = Arc::new(Progress::default());
+    state.requests.lock().unwrap().push(Recorded {
+        method: method.clone(),
+        url,
+        headers: headers.clone(),
+        at,
+        status,
+        progress: Arc::clone(&progress),
+    });
+
+    if let Some(d) = route.delay {
+        thread::sleep(d);
+    }
+
+    let mut out_headers: Vec<tiny_http::Header> = Vec::new();
+    for (n, v) in &route.headers {
+        if not_modified {
+            // A 304 carries the validators, not the entity headers.
+            let keep = ["etag", "last-modified", "cache-control", "expires", "vary"];
+            if !keep.contains(&n.to_ascii_lowercase().as_str()) {
+                continue;
+            }
+        }
+        match tiny_http::Header::from_bytes(n.as_bytes(), v.as_bytes()) {
+            Ok(h) => out_headers.push(h),
+            Err(()) => panic!("bad test header {n}: {v}"),
+        }
+    }
+
+    let (reader, length, chunked_threshold): (Box<dyn Read + Send>, Option<usize>, usize) =
+        if not_modified || method == "HEAD" {
+            (Box::new(io::empty()), Some(0), usize::MAX)
+        } else if let Some(stream) = &route.stream {
+            let len = stream.total_len() as usize;
+            let reader = Box::new(StreamReader::new(stream.clone()));
+            if stream.content_length {
+                // Content-Length even for a large body (tiny_http switches to
+                // chunked above 32 KiB unless told otherwise).
+                (reader, Some(len), usize::MAX)
+            } else {
+                (reader, None, 0)
+            }
+        } else {
+            let len = route.body.len();
+            (Box::new(io::Cursor::new(route.body.clone())), Some(len), usize::MAX)
+        };
+
+    let counting = CountingReader {
+        inner: reader,
+        progress: Arc::clone(&progress),
+    };
+    let response = tiny_http::Response::new(
+        tiny_http::StatusCode(status),
+        out_headers,
+        counting,
+        length,
+        None,
+    )
+    .with_chunked_threshold(chunked_threshold);
+    let result = request.respond(response);
+    if let Err(e) = result {
+        *progress.error.lock().unwrap() = Some(e.to_string());
+    }
+    progress.finished.store(true, Ordering::SeqCst);
+}
+
+struct CountingReader {
+    inner: Box<dyn Read + Send>,
+    progress: Arc<Progress>,
+}
+
+impl Read for CountingReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.progress.written.fetch_add(n as u64, Ordering::SeqCst);
+        Ok(n)
+    }
+}
+
+struct StreamReader {
+    stream: Stream,
+    pos: u64,
+}
+
+impl StreamReader {
+    fn new(stream: Stream) -> Self {
+        StreamReader { stream, pos: 0 }
+    }
+}
+
+impl Read for StreamReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        // Hand out at most 16 KiB per read so the byte count stays close to
+        // what actually went onto the socket.
+        let max = buf.len().min(16 * 1024);
+        let buf = &mut buf[..max];
+        let p = self.stream.prefix.len() as u64;
+        let f = self.stream.fill_len;
+        let total = self.stream.total_len();
+        if self.pos >= total || buf.is_empty() {
+            return Ok(0);
+        }
+        let n;
+        if self.pos < p {
+            let src = &self.stream.prefix[self.pos as usize..];
+            n = src.len().min(buf.len());
+            buf[..n].copy_from_slice(&src[..n]);
+        } else if self.pos < p + f {
+            n = ((p + f - self.pos) as usize).min(buf.len());
+            buf[..n].fill(self.stream.fill);
+        } else {
+            let src = &self.stream.suffix[(self.pos - p - f) as usize..];
+            n = src.len().min(buf.len());
+            buf[..n].copy_from_slice(&src[..n]);
+        }
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+/// A `http://127.0.0.1:PORT/` URL on which nothing listens (the port was
+/// bound, then released).
+pub fn closed_port_url(path: &str) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    format!("http://127.0.0.1:{port}{path}")
+}
+
+// ---------------------------------------------------------------------------
+// Running the binary
+// ---------------------------------------------------------------------------
+
+/// The `feedcrawler` binary built by cargo for these tests.
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_feedcrawler"))
+}
+
+/// The outcome of one run of the binary.
+#[derive(Debug)]
+pub struct Output {
+    /// None when killed by a signal (or by the timeout).
+    pub code: Option<i32>,
+    pub status: ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+    pub timed_out: bool,
+    pub elapsed: Duration,
+    pub args: Vec<String>,
+}
+
+impl Output {
+    /// Everything worth printing when an assertion fails.
+    pub fn diag(&self) -> String {
+        let tail = |s: &str| -> String {
+            const MAX: usize = 12_000;
+            if s.len() > MAX {
+                let mut start = s.len() - MAX;
+                while !s.is_char_boundary(start) {
+                    start += 1;
+                }
+                format!("…{}", &s[start..])
+            } else {
+                s.to_string()
+            }
+        };
+        format!(
+            "feedcrawler {:?}\nexit code: {:?} (timed out: {}) after {:?}\n--- stdout ---\n{}\n--- stderr ---\n{}\n",
+            self.args,
+            self.code,
+            self.timed_out,
+            self.elapsed,
+            tail(&self.stdout),
+            tail(&self.stderr)
+        )
+    }
+
+    /// Panics with the diagnostics unless the exit code is `code`.
+    #[track_caller]
+    pub fn assert_code(&self, code: i32) -> &Self {
+        assert_eq!(
+            self.code,
+            Some(code),
+            "unexpected exit code\n{}",
+            self.diag()
+        );
+        self
+    }
+}
+
+/// Default time limit of one run of the binary.
+pub const RUN_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Runs `feedcrawler --config <config> <args…>` with `RUST_LOG=debug`, from
+/// a working directory that is *not* the config's folder (so relative paths
+/// must resolve against the config file), and without proxy variables.
+pub fn run(config: &Path, args: &[&str]) -> Output {
+    let mut full: Vec<String> = vec!["--config".into(), config.display().to_string()];
+    full.extend(args.iter().map(|s| s.to_string()));
+    let cwd = config
+        .parent()
+        .map(|p| p.join("cwd"))
+        .unwrap_or_else(std::env::temp_dir);
+    let _ = std::fs::create_dir_all(&cwd);
+    run_raw(&full, &cwd, &[], RUN_TIMEOUT)
+}
+
+/// `run(config, &["once"])`.
+pub fn run_once(config: &Path) -> Output {
+    run(config, &["once"])
+}
+
+/// Runs the binary with exactly these arguments, in `cwd`, with extra
+/// environment variables, killing it after `timeout`.
+pub fn run_raw(args: &[String], cwd: &Path, env: &[(&str, &str)], timeout: Duration) -> Output {
+    let mut cmd = Command::new(bin());
+    cmd.args(args)
+        .current_dir(cwd)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .env("RUST_LOG", "debug")
+        .env("NO_COLOR", "1")
+        .env("NO_PROXY", "127.0.0.1,localhost")
+        .env("no_proxy", "127.0.0.1,localhost")
+        .env_remove("FEEDCRAWLER_CONFIG");
+    for v in [
+        "HTTP_PROXY",
+        "http_proxy",
+        "HTTPS_PROXY",
+        "https_proxy",
+        "ALL_PROXY",
+        "all_proxy",
+    ] {
+        cmd.env_remove(v);
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let started = Instant::now();
+    let mut child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawning {}: {e}", bin().display()));
+    let mut out = child.stdout.take().unwrap();
+    let mut err = child.stderr.take().unwrap();
+    let t_out = thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = out.read_to_end(&mut v);
+        v
+    });
+    let t_err = thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = err.read_to_end(&mut v);
+        v
+    });
+    let mut timed_out = false;
+    let status = loop {
+        if let Some(st) = child.try_wait().expect("try_wait") {
+            break st;
+        }
+        if started.elapsed() >= timeout {
+            timed_out = true;
+            let _ = child.kill();
+            break child.wait().expect("wait after kill");
+        }
+        thread::sleep(Duration::from_millis(10));
+    };
+    let elapsed = started.elapsed();
+    let stdout = String::from_utf8_lossy(&t_out.join().unwrap_or_default()).into_owned();
+    let stderr = String::from_utf8_lossy(&t_err.join().unwrap_or_default()).into_owned();
+    Output {
+        code: status.code(),
+        status,
+        stdout,
+        stderr,
+        timed_out,
+        elapsed,
+        args: args.to_vec(),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Config and database
+// ---------------------------------------------------------------------------
+
+/// Writes `body` to `dir/feedcrawler.toml` and returns its path.
+pub fn write_config(dir: &Path, body: &str) -> PathBuf {
+    write_config_named(dir, "feedcrawler.toml", body)
+}
+
+pub fn write_config_named(dir: &Path, name: &str, body: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, body).unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
+    path
+}
+
+/// The common head of a test config: database `test.db` next to the config,
+/// Asia/Shanghai, short timeouts, 1 MiB max body, no robots.txt, no rate
+/// limit, and share links never fetched from the network (no `resolve`
+/// templates, no extra allowed hosts).
+pub fn base_config() -> String {
+    r#"[daemon]
+database = "test.db"
+timezone = "Asia/Shanghai"
+
+[http]
+timeout = "5s"
+connect_timeout = "2s"
+max_body = "1MiB"
+respect_robots = false
+
+[rate_limit]
+per_host = "1000/s"
+burst = 1000
+
+[share]
+resolve = []
+allow_hosts = []
+"#
+    .to_string()
+}
+
+/// One `[[source]]` block of type `feed`.
+pub fn feed_source(name: &str, url: &str, category: &str, tags: &[&str]) -> String {
+    let tags: Vec<String> = tags.iter().map(|t| format!("{t:?}")).collect();
+    format!(
+        "\n[[source]]\nname = {name:?}\ntype = \"feed\"\nurl = {url:?}\ncategory = {category:?}\ntags = [{}]\n",
+        tags.join(", ")
+    )
+}
+
+/// Where `base_config()` puts the database for a config written in `dir`.
+pub fn db_path(dir: &Path) -> PathBuf {
+    dir.join("test.db")
+}
+
+/// Opens the crawler's database for assertions.
+pub fn open_db(path: &Path) -> rusqlite::Connection {
+    assert!(path.exists(), "database {} does not exist", path.display());
+    let conn = rusqlite::Connection::open_with_flags(
+        path,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .unwrap_or_else(|e| panic!("opening {}: {e}", path.display()));
+    conn.busy_timeout(Duration::from_secs(5)).unwrap();
+    conn
+}
+
+/// `SELECT COUNT(*) FROM <table> [WHERE …]`.
+pub fn count(conn: &rusqlite::Connection, table_and_where: &str) -> i64 {
+    conn.query_row(&format!("SELECT COUNT(*) FROM {table_and_where}"), [], |r| {
+        r.get(0)
+    })
+    .unwrap_or_else(|e| panic!("count {table_and_where}: {e}"))
+}
+
+/// One article row, the columns of CONTRACT §3 that tests look at.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Article {
+    pub id: i64,
+    pub dedup_key: String,
+    pub info_code: Option<String>,
+    pub title: String,
+    pub url: Option<String>,
+    pub share_url: Option<String>,
+    pub published_at: Option<String>,
+    pub published_local: Option<String>,
+    pub updated_at: Option<String>,
+    pub author: Option<String>,
+    pub media: Option<String>,
+    pub category: Option<String>,
+    pub tags: Option<String>,
+    pub summary: Option<String>,
+    pub content_html: Option<String>,
+    pub content_text: Option<String>,
+    pub revision: i64,
+}
+
+const ARTICLE_COLUMNS: &str = "id, dedup_key, info_code, title, url, share_url, published_at, \
+     published_local, updated_at, author, media, category, tags, summary, content_html, \
+     content_text, revision";
+
+fn article_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Article> {
+    Ok(Article {
+        id: r.get(0)?,
+        dedup_key: r.get(1)?,
+        info_code: r.get(2)?,
+        title: r.get(3)?,
+        url: r.get(4)?,
+        share_url: r.get(5)?,
+        published_at: r.get(6)?,
+        published_local: r.get(7)?,
+        updated_at: r.get(8)?,
+        author: r.get(9)?,
+        media: r.get(10)?,
+        category: r.get(11)?,
+        tags: r.get(12)?,
+        summary: r.get(13)?,
+        content_html: r.get(14)?,
+        content_text: r.get(15)?,
+        revision: r.get(16)?,
+    })
+}
+
+/// Every article, ordered by id.
+pub fn articles(conn: &rusqlite::Connection) -> Vec<Article> {
+    let mut st = conn
+        .prepare(&format!("SELECT {ARTICLE_COLUMNS} FROM articles ORDER BY id"))
+        .expect("prepare articles");
+    st.query_map([], article_from_row)
+        .expect("query articles")
+        .collect::<Result<Vec<_>, _>>()
+        .expect("read articles")
+}
+
+/// The article with this exact title, if any.
+pub fn article_by_title(conn: &rusqlite::Connection, title: &str) -> Option<Article> {
+    articles(conn).into_iter().find(|a| a.title == title)
+}
+
+/// The titles of all articles, for assertion messages.
+pub fn titles(conn: &rusqlite::Connection) -> Vec<String> {
+    articles(conn).into_iter().map(|a| a.title).collect()
+}
+
+/// A source row's crawl state (CONTRACT §3 `sources`).
+#[derive(Debug, Clone)]
+pub struct SourceRow {
+    pub id: i64,
+    pub name: String,
+    pub url: Option<String>,
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+    pub last_status: Option<i64>,
+    pub last_error: Option<String>,
+    pub consecutive_failures: i64,
+}
+
+pub fn source(conn: &rusqlite::Connection, name: &str) -> SourceRow {
+    conn.query_row(
+        "SELECT id, name, url, etag, last_modified, last_status, last_error, \
+         consecutive_failures FROM sources WHERE name = ?1",
+        [name],
+        |r| {
+            Ok(SourceRow {
+                id: r.get(0)?,
+                name: r.get(1)?,
+                url: r.get(2)?,
+                etag: r.get(3)?,
+                last_modified: r.get(4)?,
+                last_status: r.get(5)?,
+                last_error: r.get(6)?,
+                consecutive_failures: r.get::<_, Option<i64>>(7)?.unwrap_or(0),
+            })
+        },
+    )
+    .unwrap_or_else(|e| panic!("source {name}: {e}"))
+}
+
+/// One `fetches` row.
+#[derive(Debug, Clone)]
+pub struct FetchRow {
+    pub id: i64,
+    pub source_id: Option<i64>,
+    pub url: String,
+    pub status: Option<i64>,
+    pub not_modified: i64,
+    pub new_articles: Option<i64>,
+    pub error: Option<String>,
+}
+
+/// All fetches, ordered by id.
+pub fn fetches(conn: &rusqlite::Connection) -> Vec<FetchRow> {
+    let mut st = conn
+        .prepare(
+            "SELECT id, source_id, url, status, not_modified, new_articles, error \
+             FROM fetches ORDER BY id",
+        )
+        .expect("prepare fetches");
+    st.query_map([], |r| {
+        Ok(FetchRow {
+            id: r.get(0)?,
+            source_id: r.get(1)?,
+            url: r.get(2)?,
+            status: r.get(3)?,
+            not_modified: r.get::<_, Option<i64>>(4)?.unwrap_or(0),
+            new_articles: r.get(5)?,
+            error: r.get(6)?,
+        })
+    })
+    .expect("query fetches")
+    .collect::<Result<Vec<_>, _>>()
+    .expect("read fetches")
+}
+
+/// Parses a `tags` JSON array.
+pub fn tags_of(a: &Article) -> Vec<String> {
+    let raw = a.tags.as_deref().unwrap_or("[]");
+    serde_json::from_str(raw).unwrap_or_else(|e| panic!("tags {raw:?} is not a JSON array: {e}"))
+}
+
+/// A fresh temporary directory for one test.
+pub fn tempdir() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("feedcrawler-test-")
+        .tempdir()
+        .expect("tempdir")
+}
