@@ -197,7 +197,10 @@ impl FromStr for Rate {
         if count == 0 {
             return Err(bad());
         }
-        Ok(Rate { count, per: Duration::from_secs(secs) })
+        Ok(Rate {
+            count,
+            per: Duration::from_secs(secs),
+        })
     }
 }
 
@@ -301,10 +304,17 @@ impl SourceKind {
 impl FromStr for SourceKind {
     type Err = String;
     fn from_str(s: &str) -> Result<SourceKind, String> {
-        [SourceKind::Feed, SourceKind::Json, SourceKind::Html, SourceKind::ShareLinks]
-            .into_iter()
-            .find(|k| k.as_str() == s)
-            .ok_or_else(|| format!("unknown source type {s:?}: expected \"feed\", \"json\", \"html\" or \"share_links\""))
+        [
+            SourceKind::Feed,
+            SourceKind::Json,
+            SourceKind::Html,
+            SourceKind::ShareLinks,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
+        .ok_or_else(|| {
+            format!("unknown source type {s:?}: expected \"feed\", \"json\", \"html\" or \"share_links\"")
+        })
     }
 }
 
@@ -434,7 +444,11 @@ pub struct JekyllConfig {
 
 impl Default for DaemonConfig {
     fn default() -> Self {
-        DaemonConfig { database: PathBuf::from(DEFAULT_DATABASE), timezone: Tz::Asia__Shanghai, log_format: LogFormat::Text }
+        DaemonConfig {
+            database: PathBuf::from(DEFAULT_DATABASE),
+            timezone: Tz::Asia__Shanghai,
+            log_format: LogFormat::Text,
+        }
     }
 }
 
@@ -454,7 +468,13 @@ impl Default for HttpConfig {
 
 impl Default for RateLimitConfig {
     fn default() -> Self {
-        RateLimitConfig { per_host: Rate { count: 1, per: Duration::from_secs(1) }, burst: 1 }
+        RateLimitConfig {
+            per_host: Rate {
+                count: 1,
+                per: Duration::from_secs(1),
+            },
+            burst: 1,
+        }
     }
 }
 
@@ -473,8 +493,14 @@ impl Default for ScheduleConfig {
 
 impl Default for DedupConfig {
     fn default() -> Self {
-        let info_code = DEFAULT_INFO_CODE_PATTERNS.iter().filter_map(|p| Regex::new(p).ok()).collect();
-        DedupConfig { info_code, bare_id_prefix: "NW".to_string() }
+        let info_code = DEFAULT_INFO_CODE_PATTERNS
+            .iter()
+            .filter_map(|p| Regex::new(p).ok())
+            .collect();
+        DedupConfig {
+            info_code,
+            bare_id_prefix: "NW".to_string(),
+        }
     }
 }
 
@@ -491,14 +517,23 @@ impl Default for ShareConfig {
 
 impl Default for JekyllConfig {
     fn default() -> Self {
-        JekyllConfig { layout: "post".to_string(), categories: None, tags: None, footer: None, category_map: BTreeMap::new() }
+        JekyllConfig {
+            layout: "post".to_string(),
+            categories: None,
+            tags: None,
+            footer: None,
+            category_map: BTreeMap::new(),
+        }
     }
 }
 
 impl Config {
     /// Reads and validates the config file at `path`.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io { path: path.to_path_buf(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
         Config::parse(&text, path)
     }
 
@@ -506,7 +541,11 @@ impl Config {
     /// relative paths.
     pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         let dir = path.parent().unwrap_or(Path::new(""));
-        let ctx = Ctx { text, path, dir: normalize_path(&std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf())) };
+        let ctx = Ctx {
+            text,
+            path,
+            dir: normalize_path(&std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf())),
+        };
         let raw: RawConfig = toml::from_str(text).map_err(|e| ctx.toml_error(&e))?;
         ctx.build(raw)
     }
@@ -537,7 +576,13 @@ impl Config {
 /// Hosts); case-insensitive, a trailing dot and IPv6 brackets ignored; an IP literal matches
 /// only itself.
 pub fn host_matches(domain: &str, host: &str) -> bool {
-    let clean = |s: &str| s.trim().trim_end_matches('.').trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase();
+    let clean = |s: &str| {
+        s.trim()
+            .trim_end_matches('.')
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_ascii_lowercase()
+    };
     let (domain, host) = (clean(domain), clean(host));
     if domain.is_empty() {
         return false;
@@ -545,7 +590,12 @@ pub fn host_matches(domain: &str, host: &str) -> bool {
     match (domain.parse::<IpAddr>(), host.parse::<IpAddr>()) {
         (Ok(d), Ok(h)) => d == h,
         (Ok(_), Err(_)) | (Err(_), Ok(_)) => false,
-        (Err(_), Err(_)) => host == domain || host.strip_suffix(domain.as_str()).is_some_and(|rest| rest.ends_with('.')),
+        (Err(_), Err(_)) => {
+            host == domain
+                || host
+                    .strip_suffix(domain.as_str())
+                    .is_some_and(|rest| rest.ends_with('.'))
+        }
     }
 }
 
@@ -731,25 +781,50 @@ struct Sec<'a> {
 impl Ctx<'_> {
     fn line(&self, at: usize) -> usize {
         let bytes = self.text.as_bytes();
-        bytes[..at.min(bytes.len())].iter().filter(|b| **b == b'\n').count() + 1
+        bytes[..at.min(bytes.len())]
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count()
+            + 1
     }
 
     fn sec(&self, name: impl Into<String>) -> Sec<'_> {
-        Sec { ctx: self, name: name.into() }
+        Sec {
+            ctx: self,
+            name: name.into(),
+        }
     }
 
     /// A serde/TOML error, with the table and key recovered from the text around its span.
     fn toml_error(&self, e: &toml::de::Error) -> ConfigError {
         let mut message = e.message().trim().to_string();
         let (line, section, key) = match e.span() {
-            Some(span) => (Some(self.line(span.start)), section_at(self.text, span.start), key_at(self.text, &span, &message)),
+            Some(span) => (
+                Some(self.line(span.start)),
+                section_at(self.text, span.start),
+                key_at(self.text, &span, &message),
+            ),
             None => (None, String::new(), String::new()),
         };
-        let duration_keys = ["timeout", "connect_timeout", "interval", "min_interval", "max_interval", "max_backoff", "recheck"];
+        let duration_keys = [
+            "timeout",
+            "connect_timeout",
+            "interval",
+            "min_interval",
+            "max_interval",
+            "max_backoff",
+            "recheck",
+        ];
         if duration_keys.contains(&key.as_str()) && message.ends_with("expected a string") {
             message.push_str(" (durations are quoted, such as \"20s\" or \"15m\")");
         }
-        ConfigError::Invalid { path: self.path.to_path_buf(), line, section, key, message }
+        ConfigError::Invalid {
+            path: self.path.to_path_buf(),
+            line,
+            section,
+            key,
+            message,
+        }
     }
 
     fn resolve_path(&self, p: &str) -> PathBuf {
@@ -768,7 +843,14 @@ impl Ctx<'_> {
                 listen: match &m.listen {
                     None => SocketAddr::from(([127, 0, 0, 1], 9187)),
                     Some(v) => v.get_ref().trim().parse().map_err(|_| {
-                        self.sec("[metrics]").err(v.span(), "listen", format!("invalid address {:?}: expected IP:PORT such as {DEFAULT_METRICS_LISTEN:?}", v.get_ref()))
+                        self.sec("[metrics]").err(
+                            v.span(),
+                            "listen",
+                            format!(
+                                "invalid address {:?}: expected IP:PORT such as {DEFAULT_METRICS_LISTEN:?}",
+                                v.get_ref()
+                            ),
+                        )
                     })?,
                 },
             }),
@@ -778,7 +860,11 @@ impl Ctx<'_> {
             let host = self.host(i, h)?;
             if hosts.iter().any(|o| o.domain == host.domain) {
                 let span = h.get_ref().domain.as_ref().map_or(h.span(), |d| d.span());
-                return Err(self.sec(format!("[[host]] {:?}", host.domain)).err(span, "domain", "this domain already has a [[host]] table"));
+                return Err(self.sec(format!("[[host]] {:?}", host.domain)).err(
+                    span,
+                    "domain",
+                    "this domain already has a [[host]] table",
+                ));
             }
             hosts.push(host);
         }
@@ -789,8 +875,13 @@ impl Ctx<'_> {
             let line = self.line(s.get_ref().name.as_ref().map_or(s.span(), |n| n.span()).start);
             if let Some(first) = first_line.insert(source.name.clone(), line) {
                 let span = s.get_ref().name.as_ref().map_or(s.span(), |n| n.span());
-                let msg = format!("duplicate source name {:?} (first defined on line {first}); names must be unique", source.name);
-                return Err(self.sec(format!("[[source]] {:?}", source.name)).err(span, "name", msg));
+                let msg = format!(
+                    "duplicate source name {:?} (first defined on line {first}); names must be unique",
+                    source.name
+                );
+                return Err(self
+                    .sec(format!("[[source]] {:?}", source.name))
+                    .err(span, "name", msg));
             }
             sources.push(source);
         }
@@ -820,7 +911,10 @@ impl Ctx<'_> {
             d.timezone = sec.timezone("timezone", v)?;
         }
         if let Some(v) = &r.log_format {
-            d.log_format = v.get_ref().parse().map_err(|m| sec.err(v.span(), "log_format", m))?;
+            d.log_format = v
+                .get_ref()
+                .parse()
+                .map_err(|m| sec.err(v.span(), "log_format", m))?;
         }
         Ok(d)
     }
@@ -839,7 +933,11 @@ impl Ctx<'_> {
         if let Some(v) = &r.max_body {
             let bytes = match v.get_ref() {
                 RawSize::Bytes(n) => Ok(*n),
-                RawSize::Text(s) => s.trim().parse::<bytesize::ByteSize>().map(|b| b.as_u64()).map_err(|e| format!("invalid size {s:?}: {e}")),
+                RawSize::Text(s) => s
+                    .trim()
+                    .parse::<bytesize::ByteSize>()
+                    .map(|b| b.as_u64())
+                    .map_err(|e| format!("invalid size {s:?}: {e}")),
             };
             h.max_body = match bytes {
                 Ok(0) => Err("must be more than 0 bytes".to_string()),
@@ -873,8 +971,16 @@ impl Ctx<'_> {
         let min_interval = sec.duration("min_interval", &r.min_interval, d.min_interval)?;
         let max_interval = sec.duration("max_interval", &r.max_interval, d.max_interval)?;
         if min_interval > max_interval {
-            let span = r.min_interval.as_ref().or(r.max_interval.as_ref()).map_or(0..0, |v| v.span());
-            let msg = format!("min_interval {} is greater than max_interval {}", fmt_d(min_interval), fmt_d(max_interval));
+            let span = r
+                .min_interval
+                .as_ref()
+                .or(r.max_interval.as_ref())
+                .map_or(0..0, |v| v.span());
+            let msg = format!(
+                "min_interval {} is greater than max_interval {}",
+                fmt_d(min_interval),
+                fmt_d(max_interval)
+            );
             return Err(sec.err(span, "min_interval", msg));
         }
         let interval = sec.duration("interval", &r.interval, d.interval)?;
@@ -882,7 +988,13 @@ impl Ctx<'_> {
         let jitter = match &r.jitter {
             None => d.jitter,
             Some(v) if v.get_ref().is_finite() && (0.0..=0.5).contains(v.get_ref()) => *v.get_ref(),
-            Some(v) => return Err(sec.err(v.span(), "jitter", format!("{} is out of range: expected 0.0 to 0.5", v.get_ref()))),
+            Some(v) => {
+                return Err(sec.err(
+                    v.span(),
+                    "jitter",
+                    format!("{} is out of range: expected 0.0 to 0.5", v.get_ref()),
+                ));
+            }
         };
         Ok(ScheduleConfig {
             interval,
@@ -897,7 +1009,11 @@ impl Ctx<'_> {
     fn host(&self, i: usize, h: &Spanned<RawHost>) -> Res<HostConfig> {
         let r = h.get_ref();
         let Some(domain) = &r.domain else {
-            return Err(self.sec(format!("[[host]] #{}", i + 1)).err(h.span(), "domain", "missing: every [[host]] needs a domain"));
+            return Err(self.sec(format!("[[host]] #{}", i + 1)).err(
+                h.span(),
+                "domain",
+                "missing: every [[host]] needs a domain",
+            ));
         };
         let sec = self.sec(format!("[[host]] {:?}", domain.get_ref()));
         let mut headers = Vec::new();
@@ -908,7 +1024,11 @@ impl Ctx<'_> {
                     return Err(sec.err(hs.span(), "headers", format!("invalid header name {name:?}")));
                 }
                 if value.chars().any(|c| c == '\r' || c == '\n' || c == '\0') {
-                    return Err(sec.err(hs.span(), "headers", format!("header {name:?}: value must be one line")));
+                    return Err(sec.err(
+                        hs.span(),
+                        "headers",
+                        format!("header {name:?}: value must be one line"),
+                    ));
                 }
                 headers.push((name.clone(), value.clone()));
             }
@@ -929,22 +1049,40 @@ impl Ctx<'_> {
         Ok(HostConfig {
             domain: sec.domain("domain", domain)?,
             per_host: r.per_host.as_ref().map(|v| sec.rate("per_host", v)).transpose()?,
-            burst: r.burst.as_ref().map(|v| sec.at_least_one("burst", v)).transpose()?,
+            burst: r
+                .burst
+                .as_ref()
+                .map(|v| sec.at_least_one("burst", v))
+                .transpose()?,
             headers,
             article,
         })
     }
 
-    fn source(&self, i: usize, s: &Spanned<RawSource>, schedule: &ScheduleConfig, warnings: &mut Vec<String>) -> Res<SourceConfig> {
+    fn source(
+        &self,
+        i: usize,
+        s: &Spanned<RawSource>,
+        schedule: &ScheduleConfig,
+        warnings: &mut Vec<String>,
+    ) -> Res<SourceConfig> {
         use SourceKind::*;
         let r = s.get_ref();
         let Some(name_v) = &r.name else {
-            return Err(self.sec(format!("[[source]] #{}", i + 1)).err(s.span(), "name", "missing: every [[source]] needs a unique name"));
+            return Err(self.sec(format!("[[source]] #{}", i + 1)).err(
+                s.span(),
+                "name",
+                "missing: every [[source]] needs a unique name",
+            ));
         };
         let sec = self.sec(format!("[[source]] {:?}", name_v.get_ref()));
         let name = name_v.get_ref().clone();
         if name.trim().is_empty() || name.trim() != name || name.chars().any(char::is_control) {
-            return Err(sec.err(name_v.span(), "name", "must be non-empty, without surrounding spaces or control characters"));
+            return Err(sec.err(
+                name_v.span(),
+                "name",
+                "must be non-empty, without surrounding spaces or control characters",
+            ));
         }
         let kind = match &r.kind {
             None => Feed,
@@ -969,19 +1107,41 @@ impl Ctx<'_> {
                 && !kinds.contains(&kind)
             {
                 let owners: Vec<String> = kinds.iter().map(|k| format!("{:?}", k.as_str())).collect();
-                let msg = format!("does not belong to a type = {:?} source (only to type = {})", kind.as_str(), owners.join(" or "));
+                let msg = format!(
+                    "does not belong to a type = {:?} source (only to type = {})",
+                    kind.as_str(),
+                    owners.join(" or ")
+                );
                 return Err(sec.err(span.clone(), key, msg));
             }
         }
         let url = match (&r.url, kind) {
             (Some(v), _) => Some(sec.url("url", v)?),
             (None, ShareLinks) => None,
-            (None, _) => return Err(sec.err(s.span(), "url", format!("missing: a type = {:?} source needs a url", kind.as_str()))),
+            (None, _) => {
+                return Err(sec.err(
+                    s.span(),
+                    "url",
+                    format!("missing: a type = {:?} source needs a url", kind.as_str()),
+                ));
+            }
         };
         let urls = match (&r.urls, kind) {
-            (Some(v), _) if v.get_ref().is_empty() => return Err(sec.err(v.span(), "urls", "must list at least one URL")),
-            (Some(v), _) => v.get_ref().iter().map(|u| sec.url("urls", u)).collect::<Res<Vec<_>>>()?,
-            (None, ShareLinks) => return Err(sec.err(s.span(), "urls", "missing: a type = \"share_links\" source needs urls = [ … ]")),
+            (Some(v), _) if v.get_ref().is_empty() => {
+                return Err(sec.err(v.span(), "urls", "must list at least one URL"));
+            }
+            (Some(v), _) => v
+                .get_ref()
+                .iter()
+                .map(|u| sec.url("urls", u))
+                .collect::<Res<Vec<_>>>()?,
+            (None, ShareLinks) => {
+                return Err(sec.err(
+                    s.span(),
+                    "urls",
+                    "missing: a type = \"share_links\" source needs urls = [ … ]",
+                ));
+            }
             (None, _) => Vec::new(),
         };
         let interval = match &r.interval {
@@ -993,15 +1153,27 @@ impl Ctx<'_> {
         };
         let json = if kind == Json {
             let Some(fields) = &r.fields else {
-                return Err(sec.err(s.span(), "fields", "missing: a type = \"json\" source needs fields = { title = \"/…\", … }"));
+                return Err(sec.err(
+                    s.span(),
+                    "fields",
+                    "missing: a type = \"json\" source needs fields = { title = \"/…\", … }",
+                ));
             };
             let f = fields.get_ref();
             let ptr = |key: &str, v: &Option<Str>| v.as_ref().map(|v| sec.pointer(key, v)).transpose();
             let Some(title) = &f.title else {
-                return Err(sec.err(fields.span(), "fields.title", "missing: the JSON pointer to an item's title is required"));
+                return Err(sec.err(
+                    fields.span(),
+                    "fields.title",
+                    "missing: the JSON pointer to an item's title is required",
+                ));
             };
             if r.detail_content.is_some() && r.detail_url.is_none() {
-                return Err(sec.err(span_of(&r.detail_content).unwrap_or_default(), "detail_content", "needs detail_url"));
+                return Err(sec.err(
+                    span_of(&r.detail_content).unwrap_or_default(),
+                    "detail_content",
+                    "needs detail_url",
+                ));
             }
             Some(JsonListConfig {
                 items: ptr("items", &r.items)?.unwrap_or_default(),
@@ -1014,7 +1186,11 @@ impl Ctx<'_> {
                     url: ptr("fields.url", &f.url)?,
                     content: ptr("fields.content", &f.content)?,
                 },
-                detail_url: r.detail_url.as_ref().map(|v| sec.template("detail_url", v, DETAIL_URL_PLACEHOLDERS)).transpose()?,
+                detail_url: r
+                    .detail_url
+                    .as_ref()
+                    .map(|v| sec.template("detail_url", v, DETAIL_URL_PLACEHOLDERS))
+                    .transpose()?,
                 detail_content: ptr("detail_content", &r.detail_content)?,
             })
         } else {
@@ -1023,10 +1199,19 @@ impl Ctx<'_> {
         let html = if kind == Html {
             let need = |key: &str, v: &Option<Str>| match v {
                 Some(v) => sec.selector(key, v),
-                None => Err(sec.err(s.span(), key, format!("missing: a type = \"html\" source needs `{key}` (a CSS selector)"))),
+                None => Err(sec.err(
+                    s.span(),
+                    key,
+                    format!("missing: a type = \"html\" source needs `{key}` (a CSS selector)"),
+                )),
             };
             let opt = |key: &str, v: &Option<Str>| v.as_ref().map(|v| sec.selector(key, v)).transpose();
-            Some(HtmlListConfig { item: need("item", &r.item)?, link: need("link", &r.link)?, title: opt("title", &r.title)?, published: opt("published", &r.published)? })
+            Some(HtmlListConfig {
+                item: need("item", &r.item)?,
+                link: need("link", &r.link)?,
+                title: opt("title", &r.title)?,
+                published: opt("published", &r.published)?,
+            })
         } else {
             None
         };
@@ -1040,7 +1225,11 @@ impl Ctx<'_> {
             tags: r.tags.clone().unwrap_or_default(),
             full_text: r.full_text.as_ref().is_some_and(|v| *v.get_ref()),
             enabled: r.enabled.unwrap_or(true),
-            timezone: r.timezone.as_ref().map(|v| sec.timezone("timezone", v)).transpose()?,
+            timezone: r
+                .timezone
+                .as_ref()
+                .map(|v| sec.timezone("timezone", v))
+                .transpose()?,
             json,
             html,
         })
@@ -1052,16 +1241,33 @@ impl Ctx<'_> {
         if let Some(patterns) = &r.info_code {
             d.info_code = Vec::new();
             for p in patterns {
-                let re = Regex::new(p.get_ref()).map_err(|e| sec.err(p.span(), "info_code", format!("invalid regex {:?}: {e}", p.get_ref())))?;
+                let re = Regex::new(p.get_ref()).map_err(|e| {
+                    sec.err(
+                        p.span(),
+                        "info_code",
+                        format!("invalid regex {:?}: {e}", p.get_ref()),
+                    )
+                })?;
                 if re.captures_len() < 2 {
-                    return Err(sec.err(p.span(), "info_code", format!("regex {:?} has no capture group; group 1 must capture the infoCode", p.get_ref())));
+                    return Err(sec.err(
+                        p.span(),
+                        "info_code",
+                        format!(
+                            "regex {:?} has no capture group; group 1 must capture the infoCode",
+                            p.get_ref()
+                        ),
+                    ));
                 }
                 d.info_code.push(re);
             }
         }
         if let Some(v) = &r.bare_id_prefix {
             if v.get_ref().is_empty() || !v.get_ref().chars().all(|c| c.is_ascii_alphanumeric()) {
-                return Err(sec.err(v.span(), "bare_id_prefix", "must be non-empty ASCII letters or digits, such as \"NW\""));
+                return Err(sec.err(
+                    v.span(),
+                    "bare_id_prefix",
+                    "must be non-empty ASCII letters or digits, such as \"NW\"",
+                ));
             }
             d.bare_id_prefix = v.get_ref().clone();
         }
@@ -1072,14 +1278,23 @@ impl Ctx<'_> {
         let sec = self.sec("[share]");
         let mut s = ShareConfig::default();
         if let Some(v) = &r.resolve {
-            s.resolve = v.iter().map(|t| sec.template("resolve", t, RESOLVE_PLACEHOLDERS)).collect::<Res<_>>()?;
+            s.resolve = v
+                .iter()
+                .map(|t| sec.template("resolve", t, RESOLVE_PLACEHOLDERS))
+                .collect::<Res<_>>()?;
         }
         s.follow_discovered = r.follow_discovered.unwrap_or(s.follow_discovered);
         if let Some(v) = &r.allow_hosts {
-            s.allow_hosts = v.iter().map(|h| sec.domain("allow_hosts", h)).collect::<Res<_>>()?;
+            s.allow_hosts = v
+                .iter()
+                .map(|h| sec.domain("allow_hosts", h))
+                .collect::<Res<_>>()?;
         }
         if let Some(v) = &r.recheck {
-            s.recheck = v.iter().map(|d| sec.duration("recheck", &Some(d.clone()), Duration::ZERO)).collect::<Res<_>>()?;
+            s.recheck = v
+                .iter()
+                .map(|d| sec.duration("recheck", &Some(d.clone()), Duration::ZERO))
+                .collect::<Res<_>>()?;
         }
         Ok(s)
     }
@@ -1119,21 +1334,43 @@ impl Sec<'_> {
     fn duration(&self, key: &str, v: &Option<Str>, default: Duration) -> Res<Duration> {
         let Some(v) = v else { return Ok(default) };
         match humantime::parse_duration(v.get_ref().trim()) {
-            Ok(d) if d.is_zero() => Err(self.err(v.span(), key, format!("invalid duration {:?}: must be more than zero", v.get_ref()))),
+            Ok(d) if d.is_zero() => Err(self.err(
+                v.span(),
+                key,
+                format!("invalid duration {:?}: must be more than zero", v.get_ref()),
+            )),
             Ok(d) => Ok(d),
-            Err(e) => Err(self.err(v.span(), key, format!("invalid duration {:?}: {e} (write e.g. \"90s\", \"15m\", \"1h 30m\")", v.get_ref()))),
+            Err(e) => Err(self.err(
+                v.span(),
+                key,
+                format!(
+                    "invalid duration {:?}: {e} (write e.g. \"90s\", \"15m\", \"1h 30m\")",
+                    v.get_ref()
+                ),
+            )),
         }
     }
 
     /// Raises an interval below `min` to `min`, with a warning.
-    fn clamp_interval(&self, v: &Option<Str>, d: Duration, min: Duration, warnings: &mut Vec<String>) -> Duration {
+    fn clamp_interval(
+        &self,
+        v: &Option<Str>,
+        d: Duration,
+        min: Duration,
+        warnings: &mut Vec<String>,
+    ) -> Duration {
         if d >= min {
             return d;
         }
         let line = v.as_ref().map(|v| self.ctx.line(v.span().start));
         let where_ = invalid_display(self.ctx.path, &line, &self.name, "interval", "");
         let default = if v.is_none() { "the default " } else { "" };
-        warnings.push(format!("{where_}{default}{} is below [schedule] min_interval {}; raised to {}", fmt_d(d), fmt_d(min), fmt_d(min)));
+        warnings.push(format!(
+            "{where_}{default}{} is below [schedule] min_interval {}; raised to {}",
+            fmt_d(d),
+            fmt_d(min),
+            fmt_d(min)
+        ));
         min
     }
 
@@ -1150,7 +1387,14 @@ impl Sec<'_> {
 
     fn timezone(&self, key: &str, v: &Str) -> Res<Tz> {
         v.get_ref().trim().parse().map_err(|_| {
-            self.err(v.span(), key, format!("unknown timezone {:?}: expected an IANA name such as \"Asia/Shanghai\" or \"UTC\"", v.get_ref()))
+            self.err(
+                v.span(),
+                key,
+                format!(
+                    "unknown timezone {:?}: expected an IANA name such as \"Asia/Shanghai\" or \"UTC\"",
+                    v.get_ref()
+                ),
+            )
         })
     }
 
@@ -1166,20 +1410,26 @@ impl Sec<'_> {
     fn url(&self, key: &str, v: &Str) -> Res<Url> {
         let raw = v.get_ref().trim();
         let bad = |m: String| self.err(v.span(), key, format!("invalid URL {raw:?}: {m}"));
-        if let Some(rest) = raw.get(..5).filter(|p| p.eq_ignore_ascii_case("file:")).map(|_| &raw[5..])
+        if let Some(rest) = raw
+            .get(..5)
+            .filter(|p| p.eq_ignore_ascii_case("file:"))
+            .map(|_| &raw[5..])
             && !rest.starts_with('/')
         {
             if rest.is_empty() {
                 return Err(bad("no file path".into()));
             }
-            return Url::from_file_path(self.ctx.resolve_path(rest)).map_err(|_| bad("cannot make an absolute file path of it".into()));
+            return Url::from_file_path(self.ctx.resolve_path(rest))
+                .map_err(|_| bad("cannot make an absolute file path of it".into()));
         }
         let url = Url::parse(raw).map_err(|e| bad(e.to_string()))?;
         match url.scheme() {
             "http" | "https" if url.host_str().is_some_and(|h| !h.is_empty()) => Ok(url),
             "http" | "https" => Err(bad("no host".into())),
             "file" => Ok(url),
-            other => Err(bad(format!("unsupported scheme {other:?}: expected http, https or file"))),
+            other => Err(bad(format!(
+                "unsupported scheme {other:?}: expected http, https or file"
+            ))),
         }
     }
 
@@ -1197,9 +1447,20 @@ impl Sec<'_> {
             let name = &rest[open + 1..open + close];
             if !allowed.contains(&name) {
                 let names: Vec<String> = allowed.iter().map(|a| format!("{{{a}}}")).collect();
-                return Err(self.err(v.span(), key, format!("unknown placeholder {{{name}}} in {t:?}: expected {}", names.join(", "))));
+                return Err(self.err(
+                    v.span(),
+                    key,
+                    format!(
+                        "unknown placeholder {{{name}}} in {t:?}: expected {}",
+                        names.join(", ")
+                    ),
+                ));
             }
-            filled.push_str(if name == "info_code" { "NW202204192348095567" } else { "202204192348095567" });
+            filled.push_str(if name == "info_code" {
+                "NW202204192348095567"
+            } else {
+                "202204192348095567"
+            });
             rest = &rest[open + close + 1..];
         }
         filled.push_str(rest);
@@ -1212,9 +1473,17 @@ impl Sec<'_> {
     /// A JSON pointer (RFC 6901): `""` or starting with `/`, `~` only as `~0` or `~1`.
     fn pointer(&self, key: &str, v: &Str) -> Res<String> {
         let p = v.get_ref();
-        let bad_tilde = p.match_indices('~').any(|(i, _)| !matches!(p.as_bytes().get(i + 1), Some(b'0' | b'1')));
+        let bad_tilde = p
+            .match_indices('~')
+            .any(|(i, _)| !matches!(p.as_bytes().get(i + 1), Some(b'0' | b'1')));
         if !(p.is_empty() || p.starts_with('/')) || bad_tilde {
-            return Err(self.err(v.span(), key, format!("invalid JSON pointer {p:?}: expected \"\" (the root) or a path such as \"/data/list\"")));
+            return Err(self.err(
+                v.span(),
+                key,
+                format!(
+                    "invalid JSON pointer {p:?}: expected \"\" (the root) or a path such as \"/data/list\""
+                ),
+            ));
         }
         Ok(p.clone())
     }
@@ -1227,7 +1496,11 @@ impl Sec<'_> {
             None => (s, None),
         };
         if css.is_empty() || attr.is_some_and(str::is_empty) {
-            return Err(self.err(v.span(), key, format!("invalid selector {s:?}: expected a CSS selector, optionally followed by @attribute")));
+            return Err(self.err(
+                v.span(),
+                key,
+                format!("invalid selector {s:?}: expected a CSS selector, optionally followed by @attribute"),
+            ));
         }
         Ok(s.to_string())
     }
@@ -1245,7 +1518,9 @@ impl Sec<'_> {
         match url::Host::parse(&s) {
             Ok(url::Host::Domain(d)) if !d.is_empty() && !d.contains(['/', ':']) => Ok(d),
             Ok(url::Host::Ipv4(ip)) => Ok(ip.to_string()),
-            _ => Err(bad("expected a host name such as \"eastmoney.com\" (no scheme, port or path)")),
+            _ => Err(bad(
+                "expected a host name such as \"eastmoney.com\" (no scheme, port or path)",
+            )),
         }
     }
 }
@@ -1277,7 +1552,13 @@ fn section_at(text: &str, at: usize) -> String {
     if text[line_start..].lines().next().is_some_and(is_header) {
         return String::new(); // the error is about the header's own name: a top-level key
     }
-    let Some(hstart) = text[..line_start].lines().enumerate().filter(|(_, l)| is_header(l)).map(|(i, _)| i).last() else {
+    let Some(hstart) = text[..line_start]
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| is_header(l))
+        .map(|(i, _)| i)
+        .last()
+    else {
         return String::new();
     };
     let mut lines = text.lines().skip(hstart);
@@ -1292,7 +1573,12 @@ fn section_at(text: &str, at: usize) -> String {
         if let Some((k, v)) = l.split_once('=')
             && k.trim() == id_key
         {
-            let v = v.split('#').next().unwrap_or_default().trim().trim_matches(['"', '\'']);
+            let v = v
+                .split('#')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .trim_matches(['"', '\'']);
             return format!("{header} {v:?}");
         }
     }
@@ -1307,14 +1593,23 @@ fn key_at(text: &str, span: &Range<usize>, message: &str) -> String {
         }
     }
     if message.starts_with("duplicate key") {
-        return text.get(span.clone()).unwrap_or_default().trim().trim_matches(['"', '\'']).to_string();
+        return text
+            .get(span.clone())
+            .unwrap_or_default()
+            .trim()
+            .trim_matches(['"', '\''])
+            .to_string();
     }
     for line in text.get(..span.start).unwrap_or_default().rsplit('\n') {
         if line.trim_start().starts_with('[') {
             break;
         }
         if let Some((before, _)) = line.rsplit_once('=') {
-            let key = before.trim_end().rsplit([' ', '\t', '{', ',']).next().unwrap_or_default();
+            let key = before
+                .trim_end()
+                .rsplit([' ', '\t', '{', ','])
+                .next()
+                .unwrap_or_default();
             return key.trim_matches(['"', '\'']).to_string();
         }
     }
@@ -1333,7 +1628,9 @@ mod tests {
     fn fails(text: &str, line: usize, key: &str) -> String {
         match parse(text) {
             Err(e @ ConfigError::Invalid { .. }) => {
-                let ConfigError::Invalid { line: l, key: k, .. } = &e else { unreachable!() };
+                let ConfigError::Invalid { line: l, key: k, .. } = &e else {
+                    unreachable!()
+                };
                 assert_eq!((*l, k.as_str()), (Some(line), key), "{e}");
                 e.to_string()
             }
@@ -1348,23 +1645,63 @@ mod tests {
         assert_eq!(c.daemon.timezone, Tz::Asia__Shanghai);
         assert_eq!(c.daemon.log_format, LogFormat::Text);
         assert_eq!(c.http.user_agent, DEFAULT_USER_AGENT);
-        assert_eq!((c.http.timeout, c.http.connect_timeout), (Duration::from_secs(20), Duration::from_secs(10)));
-        assert_eq!((c.http.max_body, c.http.max_redirects, c.http.concurrency, c.http.respect_robots), (8 << 20, 5, 16, true));
-        assert_eq!(c.rate_limit.per_host, Rate { count: 1, per: Duration::from_secs(1) });
+        assert_eq!(
+            (c.http.timeout, c.http.connect_timeout),
+            (Duration::from_secs(20), Duration::from_secs(10))
+        );
+        assert_eq!(
+            (
+                c.http.max_body,
+                c.http.max_redirects,
+                c.http.concurrency,
+                c.http.respect_robots
+            ),
+            (8 << 20, 5, 16, true)
+        );
+        assert_eq!(
+            c.rate_limit.per_host,
+            Rate {
+                count: 1,
+                per: Duration::from_secs(1)
+            }
+        );
         assert_eq!(c.rate_limit.burst, 1);
         let s = &c.schedule;
-        assert_eq!((s.interval, s.min_interval, s.max_interval), (Duration::from_secs(900), Duration::from_secs(60), Duration::from_secs(21600)));
+        assert_eq!(
+            (s.interval, s.min_interval, s.max_interval),
+            (
+                Duration::from_secs(900),
+                Duration::from_secs(60),
+                Duration::from_secs(21600)
+            )
+        );
         assert!(s.adaptive && s.jitter == 0.1 && s.max_backoff == Duration::from_secs(86400));
         assert!(c.metrics.is_none() && c.hosts.is_empty() && c.sources.is_empty() && c.warnings.is_empty());
         assert_eq!(c.dedup.info_code.len(), DEFAULT_INFO_CODE_PATTERNS.len());
         assert_eq!(c.dedup.bare_id_prefix, "NW");
         assert!(c.share.follow_discovered && c.share.resolve.is_empty());
-        assert_eq!(c.share.recheck, vec![Duration::from_secs(3600), Duration::from_secs(86400)]);
+        assert_eq!(
+            c.share.recheck,
+            vec![Duration::from_secs(3600), Duration::from_secs(86400)]
+        );
         assert_eq!(c.export.jekyll.layout, "post");
         let share = "http://finews.zning.xyz/html_News/NewsShare.html?infoCode=NW202204192348095567";
-        assert_eq!(&c.dedup.info_code[0].captures(share).unwrap()[1], "NW202204192348095567");
-        assert_eq!(&c.dedup.info_code[2].captures("https://finance.eastmoney.com/a/202204192348095567.html").unwrap()[1], "202204192348095567");
-        assert_eq!(&c.dedup.info_code[3].captures("http://x/news/1345,202204192348095567.html").unwrap()[1], "202204192348095567");
+        assert_eq!(
+            &c.dedup.info_code[0].captures(share).unwrap()[1],
+            "NW202204192348095567"
+        );
+        assert_eq!(
+            &c.dedup.info_code[2]
+                .captures("https://finance.eastmoney.com/a/202204192348095567.html")
+                .unwrap()[1],
+            "202204192348095567"
+        );
+        assert_eq!(
+            &c.dedup.info_code[3]
+                .captures("http://x/news/1345,202204192348095567.html")
+                .unwrap()[1],
+            "202204192348095567"
+        );
         let c = parse("[metrics]\n").unwrap();
         assert_eq!(c.metrics.unwrap().listen.to_string(), DEFAULT_METRICS_LISTEN);
     }
@@ -1376,7 +1713,12 @@ mod tests {
         let dir = normalize_path(&std::path::absolute(path.parent().unwrap()).unwrap());
         assert_eq!(c.daemon.database, dir.join("feedcrawler.db"));
         assert!(c.metrics.is_some() && !c.hosts.is_empty() && c.warnings.is_empty());
-        for kind in [SourceKind::Feed, SourceKind::Json, SourceKind::Html, SourceKind::ShareLinks] {
+        for kind in [
+            SourceKind::Feed,
+            SourceKind::Json,
+            SourceKind::Html,
+            SourceKind::ShareLinks,
+        ] {
             assert!(c.sources.iter().any(|s| s.kind == kind), "no {kind} source");
         }
         let enabled: Vec<_> = c.sources.iter().filter(|s| s.enabled).collect();
@@ -1386,44 +1728,86 @@ mod tests {
             assert_eq!(url.scheme(), "file", "{}", s.name);
             assert!(url.to_file_path().unwrap().starts_with(dir.join("samples")));
         }
-        assert!(c.host_for("finance.eastmoney.com").is_some_and(|h| !h.headers.is_empty()));
+        assert!(
+            c.host_for("finance.eastmoney.com")
+                .is_some_and(|h| !h.headers.is_empty())
+        );
     }
 
     #[test]
     fn serde_errors_name_line_and_key() {
-        let m = fails("[http]\ntimeout = \"5s\"\n\n[[source]]\nname = \"a\"\nurl = \"https://a.example/\"\nintreval = \"5m\"\n", 7, "intreval");
+        let m = fails(
+            "[http]\ntimeout = \"5s\"\n\n[[source]]\nname = \"a\"\nurl = \"https://a.example/\"\nintreval = \"5m\"\n",
+            7,
+            "intreval",
+        );
         assert!(m.contains("[[source]] \"a\""), "{m}");
         fails("[http]\nmax_redirects = \"five\"\n", 2, "max_redirects");
-        fails("[[source]]\nname = \"a\"\ntype = \"json\"\nurl = \"https://a.example/\"\nfields = { title = 1 }\n", 5, "title");
-        fails("[[source]]\nname = \"a\"\nurl = \"https://a.example/\"\ntags = [\n  \"x\",\n  2,\n]\n", 6, "tags");
+        fails(
+            "[[source]]\nname = \"a\"\ntype = \"json\"\nurl = \"https://a.example/\"\nfields = { title = 1 }\n",
+            5,
+            "title",
+        );
+        fails(
+            "[[source]]\nname = \"a\"\nurl = \"https://a.example/\"\ntags = [\n  \"x\",\n  2,\n]\n",
+            6,
+            "tags",
+        );
         fails("\n[nonsense]\nx = 1\n", 2, "nonsense");
     }
 
     #[test]
     fn validation_errors_name_line_and_key() {
         let src = "[[source]]\nname = \"a\"\nurl = \"https://a.example/\"\n";
-        let m = fails(&format!("{src}\n[[source]]\nname = \"a\"\nurl = \"https://b.example/\"\n"), 6, "name");
+        let m = fails(
+            &format!("{src}\n[[source]]\nname = \"a\"\nurl = \"https://b.example/\"\n"),
+            6,
+            "name",
+        );
         assert!(m.contains("line 2"), "{m}");
         let m = fails(&format!("{src}interval = \"ten minutes\"\n"), 4, "interval");
-        assert!(m.starts_with("/etc/fc/feedcrawler.toml:4: [[source]] \"a\": key `interval`: invalid duration"), "{m}");
+        assert!(
+            m.starts_with("/etc/fc/feedcrawler.toml:4: [[source]] \"a\": key `interval`: invalid duration"),
+            "{m}"
+        );
         fails("[rate_limit]\nburst = 2\nper_host = \"2/d\"\n", 3, "per_host");
         fails("[rate_limit]\nper_host = \"0/s\"\n", 2, "per_host");
-        fails("[[source]]\nname = \"a\"\nurl = \"ftp://a.example/x\"\n", 3, "url");
+        fails(
+            "[[source]]\nname = \"a\"\nurl = \"ftp://a.example/x\"\n",
+            3,
+            "url",
+        );
         fails("[[source]]\nname = \"a\"\nurl = \"not a url\"\n", 3, "url");
-        fails("[schedule]\nmin_interval = \"2h\"\nmax_interval = \"1h\"\n", 2, "min_interval");
+        fails(
+            "[schedule]\nmin_interval = \"2h\"\nmax_interval = \"1h\"\n",
+            2,
+            "min_interval",
+        );
         let m = fails(&format!("{src}items = \"/data\"\n"), 4, "items");
         assert!(m.contains("type = \"feed\""), "{m}");
-        fails("[[source]]\nname = \"a\"\ntype = \"html\"\nurl = \"https://a.example/\"\nitem = \"li\"\n", 1, "link");
+        fails(
+            "[[source]]\nname = \"a\"\ntype = \"html\"\nurl = \"https://a.example/\"\nitem = \"li\"\n",
+            1,
+            "link",
+        );
         fails("[[source]]\nname = \"a\"\ntype = \"json\"\n", 1, "url");
         fails("[[source]]\nname = \"a\"\ntype = \"share_links\"\n", 1, "urls");
         fails("[[source]]\nname = \"a\"\ntype = \"rss\"\n", 3, "type");
         fails("[daemon]\ntimezone = \"Asia/Shangai\"\n", 2, "timezone");
         fails("[dedup]\ninfo_code = ['NW\\d{18}']\n", 2, "info_code");
         fails("[dedup]\ninfo_code = ['(unclosed']\n", 2, "info_code");
-        fails("[share]\nresolve = [\"https://x.example/{nope}\"]\n", 2, "resolve");
+        fails(
+            "[share]\nresolve = [\"https://x.example/{nope}\"]\n",
+            2,
+            "resolve",
+        );
         fails("[[host]]\ndomain = \"*.eastmoney.com\"\n", 2, "domain");
         fails("[schedule]\njitter = 0.9\n", 2, "jitter");
-        fails(&format!("{src}type = \"json\"\nfields = {{ title = \"title\" }}\n"), 5, "fields.title");
+        fails(
+            &format!("{src}type = \"json\"\nfields = {{ title = \"title\" }}\n"),
+            5,
+            "fields.title",
+        );
     }
 
     #[test]
@@ -1432,7 +1816,10 @@ mod tests {
                     [[source]]\nname = \"t\"\nurl = \"file:///srv/x.xml\"\n";
         let c = parse(text).unwrap();
         assert_eq!(c.daemon.database, PathBuf::from("/etc/data/fc.db"));
-        assert_eq!(c.sources[0].url.as_ref().unwrap().as_str(), "file:///etc/fc/samples/a%20b.xml");
+        assert_eq!(
+            c.sources[0].url.as_ref().unwrap().as_str(),
+            "file:///etc/fc/samples/a%20b.xml"
+        );
         assert_eq!(c.sources[1].url.as_ref().unwrap().as_str(), "file:///srv/x.xml");
     }
 
@@ -1450,7 +1837,9 @@ mod tests {
         assert_eq!(d("10.0.0.1"), Some("10.0.0.1"));
         assert_eq!(d("1.10.0.0.1"), None);
         assert_eq!(d("[::1]"), Some("::1"));
-        assert!(host_matches("zning.xyz", "finews.zning.xyz") && !host_matches("zning.xyz", "zning.xyz.evil"));
+        assert!(
+            host_matches("zning.xyz", "finews.zning.xyz") && !host_matches("zning.xyz", "zning.xyz.evil")
+        );
     }
 
     #[test]
@@ -1461,16 +1850,31 @@ mod tests {
         assert_eq!(c.source_interval(&c.sources[0]), Duration::from_secs(120));
         assert_eq!(c.source_interval(&c.sources[1]), Duration::from_secs(900));
         assert_eq!(c.warnings.len(), 1);
-        assert!(c.warnings[0].starts_with("/etc/fc/feedcrawler.toml:6: [[source]] \"a\": key `interval`: 30s is below"), "{}", c.warnings[0]);
+        assert!(
+            c.warnings[0]
+                .starts_with("/etc/fc/feedcrawler.toml:6: [[source]] \"a\": key `interval`: 30s is below"),
+            "{}",
+            c.warnings[0]
+        );
         assert_eq!(c.source_timezone(&c.sources[0]), Tz::Asia__Shanghai);
     }
 
     #[test]
     fn values_parse() {
-        assert_eq!("30/m".parse::<Rate>().unwrap(), Rate { count: 30, per: Duration::from_secs(60) });
+        assert_eq!(
+            "30/m".parse::<Rate>().unwrap(),
+            Rate {
+                count: 30,
+                per: Duration::from_secs(60)
+            }
+        );
         assert_eq!("100 / h".parse::<Rate>().unwrap().to_string(), "100/h");
-        let c = parse("[http]\nmax_body = \"1MiB\"\n[daemon]\nlog_format = \"json\"\ntimezone = \"UTC\"\n").unwrap();
-        assert_eq!((c.http.max_body, c.daemon.log_format, c.daemon.timezone), (1 << 20, LogFormat::Json, Tz::UTC));
+        let c = parse("[http]\nmax_body = \"1MiB\"\n[daemon]\nlog_format = \"json\"\ntimezone = \"UTC\"\n")
+            .unwrap();
+        assert_eq!(
+            (c.http.max_body, c.daemon.log_format, c.daemon.timezone),
+            (1 << 20, LogFormat::Json, Tz::UTC)
+        );
         assert_eq!(parse("[http]\nmax_body = 1000\n").unwrap().http.max_body, 1000);
         fails("[http]\nmax_body = \"lots\"\n", 2, "max_body");
         let m = fails("[http]\ntimeout = 20\n", 2, "timeout");

@@ -138,7 +138,13 @@ pub async fn poll_source(
                 let (articles, outcome) = match fetched.outcome {
                     Ok(Outcome::Body(body)) => {
                         let tz = config.source_timezone(source);
-                        match sources::feed::parse(&body.bytes, body.content_type.as_deref(), body.url.as_str(), tz, polled_at) {
+                        match sources::feed::parse(
+                            &body.bytes,
+                            body.content_type.as_deref(),
+                            body.url.as_str(),
+                            tz,
+                            polled_at,
+                        ) {
                             Ok(entries) => {
                                 let context = SourceContext {
                                     name: &source.name,
@@ -201,7 +207,10 @@ pub async fn poll_source(
                     articles: Vec::new(),
                     outcome: SourceOutcome::Failed {
                         status: None,
-                        error: format!("sources of type \"{}\" are not crawled by this version", kind.as_str()),
+                        error: format!(
+                            "sources of type \"{}\" are not crawled by this version",
+                            kind.as_str()
+                        ),
                     },
                     polled_at,
                     next_poll_at: Some(next_poll_at),

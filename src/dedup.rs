@@ -129,28 +129,56 @@ mod tests {
         let share = "http://finews.zning.xyz/html_News/NewsShare.html?infoCode=NW202204192348095567";
         assert_eq!(
             info_code_in(&c, share),
-            Some(InfoCodeMatch { info_code: "NW202204192348095567".into(), in_query: true })
+            Some(InfoCodeMatch {
+                info_code: "NW202204192348095567".into(),
+                in_query: true
+            })
         );
         let lower = "https://emwap.eastmoney.com/share?infocode=NW202204192348095567&x=1";
-        assert_eq!(info_code_of(&c, None, Some(lower), None).as_deref(), Some("NW202204192348095567"));
-        assert_eq!(info_code_of(&c, Some("NW202204192348095567"), None, None).as_deref(), Some("NW202204192348095567"));
+        assert_eq!(
+            info_code_of(&c, None, Some(lower), None).as_deref(),
+            Some("NW202204192348095567")
+        );
+        assert_eq!(
+            info_code_of(&c, Some("NW202204192348095567"), None, None).as_deref(),
+            Some("NW202204192348095567")
+        );
         let article = "http://finance.eastmoney.com/a/202204192348095567.html";
         assert_eq!(
             info_code_in(&c, article),
-            Some(InfoCodeMatch { info_code: "NW202204192348095567".into(), in_query: false })
+            Some(InfoCodeMatch {
+                info_code: "NW202204192348095567".into(),
+                in_query: false
+            })
         );
         let news = "https://stock.eastmoney.com/news/1406,202204192348095567.html";
-        assert_eq!(info_code_of(&c, Some("12345"), Some(news), None).as_deref(), Some("NW202204192348095567"));
-        assert_eq!(info_code_of(&c, Some("12345"), Some("http://example.org/a"), None), None);
+        assert_eq!(
+            info_code_of(&c, Some("12345"), Some(news), None).as_deref(),
+            Some("NW202204192348095567")
+        );
+        assert_eq!(
+            info_code_of(&c, Some("12345"), Some("http://example.org/a"), None),
+            None
+        );
         assert!(is_share_link(&c, share));
         assert!(!is_share_link(&c, article));
     }
 
     #[test]
     fn dedup_key_prefers_info_code_then_url_then_guid_then_hash() {
-        assert_eq!(dedup_key(Some("NW1"), Some("http://a/"), "s", Some("g"), "t", None), "info:NW1");
         assert_eq!(
-            dedup_key(None, Some("HTTP://Example.org:80/a?utm_source=x#top"), "s", Some("g"), "t", None),
+            dedup_key(Some("NW1"), Some("http://a/"), "s", Some("g"), "t", None),
+            "info:NW1"
+        );
+        assert_eq!(
+            dedup_key(
+                None,
+                Some("HTTP://Example.org:80/a?utm_source=x#top"),
+                "s",
+                Some("g"),
+                "t",
+                None
+            ),
             "url:http://example.org/a"
         );
         assert_eq!(dedup_key(None, None, "s", Some("g"), "t", None), "guid:s:g");

@@ -257,7 +257,11 @@ impl Fetcher {
                 headers.insert(name, value);
             }
         }
-        if let Some(etag) = validators.etag.as_deref().and_then(|v| HeaderValue::from_str(v).ok()) {
+        if let Some(etag) = validators
+            .etag
+            .as_deref()
+            .and_then(|v| HeaderValue::from_str(v).ok())
+        {
             headers.insert(header::IF_NONE_MATCH, etag);
         }
         if let Some(lm) = validators
@@ -281,10 +285,24 @@ impl Fetcher {
         };
         if (300..400).contains(&status) && status != 304 {
             let location = header_str(header::LOCATION);
-            return HopResult::done(url, started_at, clock, Some(status), 0, Ok(HopOutcome::Redirect { status, location }));
+            return HopResult::done(
+                url,
+                started_at,
+                clock,
+                Some(status),
+                0,
+                Ok(HopOutcome::Redirect { status, location }),
+            );
         }
         if status == 304 {
-            let mut hop = HopResult::done(url, started_at, clock, Some(status), 0, Ok(HopOutcome::Final(Outcome::NotModified)));
+            let mut hop = HopResult::done(
+                url,
+                started_at,
+                clock,
+                Some(status),
+                0,
+                Ok(HopOutcome::Final(Outcome::NotModified)),
+            );
             hop.attempt.not_modified = true;
             return hop;
         }
@@ -316,12 +334,8 @@ impl Fetcher {
             hop.attempt.status = Some(status);
             return hop;
         }
-        let mut bytes = Vec::with_capacity(
-            response
-                .content_length()
-                .unwrap_or(16 * 1024)
-                .min(self.max_body) as usize,
-        );
+        let mut bytes =
+            Vec::with_capacity(response.content_length().unwrap_or(16 * 1024).min(self.max_body) as usize);
         loop {
             match response.chunk().await {
                 Ok(Some(chunk)) => {
@@ -382,7 +396,14 @@ impl Fetcher {
         };
         let last_modified = metadata.modified().ok().map(http_date);
         if last_modified.is_some() && last_modified == validators.last_modified {
-            let mut hop = HopResult::done(url, started_at, clock, Some(304), 0, Ok(HopOutcome::Final(Outcome::NotModified)));
+            let mut hop = HopResult::done(
+                url,
+                started_at,
+                clock,
+                Some(304),
+                0,
+                Ok(HopOutcome::Final(Outcome::NotModified)),
+            );
             hop.attempt.not_modified = true;
             return hop;
         }

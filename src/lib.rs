@@ -16,4 +16,4 @@ pub mod normalize;
 pub mod sources;
 pub mod store;
 
-pub use crawl::{once, OnceReport};
+pub use crawl::{OnceReport, once};

@@ -15,7 +15,12 @@ use indicatif::{ProgressBar, ProgressStyle};
 #[command(version, about)]
 struct Cli {
     /// The TOML config file.
-    #[arg(long, global = true, env = "FEEDCRAWLER_CONFIG", default_value = "/etc/feedcrawler/feedcrawler.toml")]
+    #[arg(
+        long,
+        global = true,
+        env = "FEEDCRAWLER_CONFIG",
+        default_value = "/etc/feedcrawler/feedcrawler.toml"
+    )]
     config: PathBuf,
     /// Log line format on stderr (overrides `[daemon] log_format`).
     #[arg(long, global = true, value_enum)]

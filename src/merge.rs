@@ -72,7 +72,8 @@ pub fn merge(stored: &mut Article, incoming: &Article) -> MergeEffect {
         let replace = match &stored.media {
             None => true,
             Some((old_name, old_rank)) => {
-                (*rank > *old_rank) || (content_replaced && *rank == MediaRank::ContentLine && name != old_name)
+                (*rank > *old_rank)
+                    || (content_replaced && *rank == MediaRank::ContentLine && name != old_name)
             }
         };
         if replace {
@@ -156,7 +157,10 @@ mod tests {
     #[test]
     fn higher_rank_content_replaces_and_counts_a_revision() {
         let mut stored = article("标题");
-        stored.content = content_from_html("<p>很长很长的摘要文字，比全文还长的摘要</p>", ContentRank::Summary);
+        stored.content = content_from_html(
+            "<p>很长很长的摘要文字，比全文还长的摘要</p>",
+            ContentRank::Summary,
+        );
         let mut full = article("标题");
         full.content = content_from_html("<p>全文</p>", ContentRank::Full);
         let effect = merge(&mut stored, &full);
@@ -183,11 +187,17 @@ mod tests {
         let mut precise = article("标题");
         precise.published = at("Tue, 19 Apr 2022 12:22:44 +0800");
         merge(&mut stored, &precise);
-        assert_eq!(stored.published.map(|p| p.precision), Some(Precision::OffsetSeconds));
+        assert_eq!(
+            stored.published.map(|p| p.precision),
+            Some(Precision::OffsetSeconds)
+        );
         let mut vague = article("标题");
         vague.published = at("2022-04-20");
         merge(&mut stored, &vague);
-        assert_eq!(stored.published.map(|p| dates::format_utc(p.utc)).as_deref(), Some("2022-04-19T04:22:44Z"));
+        assert_eq!(
+            stored.published.map(|p| dates::format_utc(p.utc)).as_deref(),
+            Some("2022-04-19T04:22:44Z")
+        );
     }
 
     #[test]
@@ -199,7 +209,10 @@ mod tests {
         full.share_url = Some("http://other/?infoCode=NW1".into());
         merge(&mut stored, &full);
         assert_eq!(stored.title, "工信部明确表态 二季度工业经济稳增长有四大举措！");
-        assert_eq!(stored.url.as_deref(), Some("http://finance.eastmoney.com/a/1.html"));
+        assert_eq!(
+            stored.url.as_deref(),
+            Some("http://finance.eastmoney.com/a/1.html")
+        );
         assert_eq!(stored.share_url.as_deref(), Some("http://share/?infoCode=NW1"));
     }
 

@@ -177,7 +177,10 @@ pub fn normalize(entry: Entry, source: &SourceContext<'_>) -> Option<Article> {
         share_url,
         published: entry.published,
         updated_at: entry.updated.map(|u| u.utc),
-        author: entry.author.map(|a| collapse_whitespace(&a)).filter(|a| !a.is_empty()),
+        author: entry
+            .author
+            .map(|a| collapse_whitespace(&a))
+            .filter(|a| !a.is_empty()),
         media,
         category: source.category.map(str::to_owned),
         tags,
@@ -258,9 +261,31 @@ pub fn html_to_text(html: &str) -> String {
 
 fn is_block_tag(name: &str) -> bool {
     const BLOCKS: &[&str] = &[
-        "p", "br", "div", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "table",
-        "blockquote", "pre", "section", "article", "header", "footer", "figure", "figcaption",
-        "dd", "dt", "hr",
+        "p",
+        "br",
+        "div",
+        "li",
+        "ul",
+        "ol",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "tr",
+        "table",
+        "blockquote",
+        "pre",
+        "section",
+        "article",
+        "header",
+        "footer",
+        "figure",
+        "figcaption",
+        "dd",
+        "dt",
+        "hr",
     ];
     BLOCKS.iter().any(|b| b.eq_ignore_ascii_case(name))
 }
@@ -288,9 +313,8 @@ pub fn collapse_whitespace(text: &str) -> String {
     out
 }
 
-static MEDIA_LINE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"[（(]\s*文章来源[：:]\s*([^）)\n]+?)\s*[）)]").expect("a literal pattern")
-});
+static MEDIA_LINE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"[（(]\s*文章来源[：:]\s*([^）)\n]+?)\s*[）)]").expect("a literal pattern"));
 
 /// The outlet named by the last `（文章来源：X）` line of the text, normalized.
 pub fn media_from_text(text: &str) -> Option<String> {
@@ -307,11 +331,20 @@ pub fn normalize_media(raw: &str) -> String {
     let trimmed = collapse_whitespace(raw);
     let no_brackets: String = trimmed
         .chars()
-        .filter(|c| !matches!(c, '（' | '）' | '【' | '】' | '「' | '」' | '『' | '』' | '〔' | '〕'))
+        .filter(|c| {
+            !matches!(
+                c,
+                '（' | '）' | '【' | '】' | '「' | '」' | '『' | '』' | '〔' | '〕'
+            )
+        })
         .collect();
     no_brackets
         .trim_end_matches(|c: char| {
-            c.is_whitespace() || matches!(c, '。' | '，' | '、' | '；' | '：' | '.' | ',' | ';' | ':' | '！' | '!')
+            c.is_whitespace()
+                || matches!(
+                    c,
+                    '。' | '，' | '、' | '；' | '：' | '.' | ',' | ';' | ':' | '！' | '!'
+                )
         })
         .trim()
         .to_owned()
@@ -323,7 +356,10 @@ mod tests {
 
     #[test]
     fn titles_are_decoded_and_collapsed() {
-        assert_eq!(clean_title("  刚刚&nbsp;工信部\n明确表态 &amp; 举措！ "), "刚刚 工信部 明确表态 & 举措！");
+        assert_eq!(
+            clean_title("  刚刚&nbsp;工信部\n明确表态 &amp; 举措！ "),
+            "刚刚 工信部 明确表态 & 举措！"
+        );
         assert_eq!(clean_title("<b>粗体</b> 标题"), "粗体 标题");
     }
 
@@ -331,14 +367,23 @@ mod tests {
     fn sanitizer_drops_scripts_and_keeps_paragraph_classes() {
         let html = r#"<p onclick="x()">正文</p><script>alert(1)</script><style>p{}</style><p class="em_media">（文章来源：证券日报网）</p>"#;
         let clean = sanitize_html(html);
-        assert_eq!(clean, r#"<p>正文</p><p class="em_media">（文章来源：证券日报网）</p>"#);
+        assert_eq!(
+            clean,
+            r#"<p>正文</p><p class="em_media">（文章来源：证券日报网）</p>"#
+        );
         assert_eq!(html_to_text(&clean), "正文\n（文章来源：证券日报网）");
     }
 
     #[test]
     fn media_comes_from_the_source_line() {
-        assert_eq!(media_from_text("正文\n（文章来源：证券日报网）").as_deref(), Some("证券日报网"));
-        assert_eq!(media_from_text("（文章来源： 中国证券报 。）").as_deref(), Some("中国证券报"));
+        assert_eq!(
+            media_from_text("正文\n（文章来源：证券日报网）").as_deref(),
+            Some("证券日报网")
+        );
+        assert_eq!(
+            media_from_text("（文章来源： 中国证券报 。）").as_deref(),
+            Some("中国证券报")
+        );
         assert_eq!(media_from_text("没有来源"), None);
         assert_eq!(normalize_media("【上海证券报】"), "上海证券报");
     }

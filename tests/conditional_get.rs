@@ -50,8 +50,18 @@ fn setup() -> Setup {
     );
     let dir = tempdir();
     let mut cfg = base_config();
-    cfg.push_str(&feed_source("etag-atom", &server.url("/etag.xml"), "emnews", &["东财滚动新闻"]));
-    cfg.push_str(&feed_source("lm-json", &server.url("/lm.json"), "jijin", &["中国基金报新闻"]));
+    cfg.push_str(&feed_source(
+        "etag-atom",
+        &server.url("/etag.xml"),
+        "emnews",
+        &["东财滚动新闻"],
+    ));
+    cfg.push_str(&feed_source(
+        "lm-json",
+        &server.url("/lm.json"),
+        "jijin",
+        &["中国基金报新闻"],
+    ));
     cfg.push_str(&feed_source(
         "both-rss",
         &server.url("/both.xml"),
@@ -59,11 +69,7 @@ fn setup() -> Setup {
         &["证券日报网新闻"],
     ));
     let config = write_config(dir.path(), &cfg);
-    Setup {
-        server,
-        dir,
-        config,
-    }
+    Setup { server, dir, config }
 }
 
 #[test]
@@ -73,12 +79,22 @@ fn second_once_is_all_304() {
     first.assert_code(0);
     for p in PATHS {
         let reqs = s.server.requests_for(p);
-        assert_eq!(reqs.len(), 1, "{p} requested once in the first run\n{}", first.diag());
+        assert_eq!(
+            reqs.len(),
+            1,
+            "{p} requested once in the first run\n{}",
+            first.diag()
+        );
         assert_eq!(reqs[0].status, 200);
     }
     let conn = open_db(&db_path(s.dir.path()));
     let articles_after_first = count(&conn, "articles");
-    assert_eq!(articles_after_first, 7, "3 Atom + 3 JSON + 1 RSS\n{}", first.diag());
+    assert_eq!(
+        articles_after_first,
+        7,
+        "3 Atom + 3 JSON + 1 RSS\n{}",
+        first.diag()
+    );
     let fetches_after_first = fetches(&conn).len();
     assert_eq!(
         count(&conn, "fetches WHERE not_modified = 1"),
@@ -141,7 +157,11 @@ fn second_once_is_all_304() {
     assert_eq!(count(&conn, "articles"), articles_after_first, "no new rows");
     let all = fetches(&conn);
     let new_fetches = &all[fetches_after_first..];
-    assert_eq!(new_fetches.len(), 3, "one fetches row per request: {new_fetches:#?}");
+    assert_eq!(
+        new_fetches.len(),
+        3,
+        "one fetches row per request: {new_fetches:#?}"
+    );
     for f in new_fetches {
         assert_eq!(f.not_modified, 1, "second-run fetch {f:?}");
         assert!(f.error.as_deref().unwrap_or("").is_empty(), "{f:?}");

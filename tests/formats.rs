@@ -72,12 +72,7 @@ fn check(conn: &rusqlite::Connection, out: &Output, expected: &[Expect]) {
             "published_local of {:?}",
             e.title
         );
-        assert_eq!(
-            a.info_code.as_deref(),
-            e.info_code,
-            "info_code of {:?}",
-            e.title
-        );
+        assert_eq!(a.info_code.as_deref(), e.info_code, "info_code of {:?}", e.title);
         match e.info_code {
             Some(code) => assert_eq!(a.dedup_key, format!("info:{code}")),
             None => assert!(
@@ -144,7 +139,11 @@ fn gbk_fixture() -> Vec<u8> {
 
 fn check_gbk_media(conn: &rusqlite::Connection) {
     let a = article_by_title(conn, GBK_EXPECTED[0].title).unwrap();
-    assert_eq!(a.media.as_deref(), Some("财联社"), "media from （文章来源：财联社）");
+    assert_eq!(
+        a.media.as_deref(),
+        Some("财联社"),
+        "media from （文章来源：财联社）"
+    );
     let text = a.content_text.unwrap_or_default();
     assert!(
         text.contains("长春发布《关于支持市场主体纾困促进经济恢复发展的若干政策措施》"),
@@ -216,15 +215,24 @@ fn atom_with_plus_0800_offsets() {
     assert!(html.contains("<p"), "paragraphs kept: {html}");
     assert!(!html.to_lowercase().contains("<script"), "script removed: {html}");
     assert!(!html.contains("emTrack"), "script text removed: {html}");
-    assert!(!html.to_lowercase().contains("onclick"), "event handler removed: {html}");
-    let text = a.content_text.unwrap_or_default();
+    assert!(
+        !html.to_lowercase().contains("onclick"),
+        "event handler removed: {html}"
+    );
+    let text = a.content_text.clone().unwrap_or_default();
     assert!(text.contains("比亚迪电子涨逾5%"), "content_text: {text}");
     assert!(!text.contains("<p"), "content_text is plain text: {text}");
     // Tags: the source's, then the entry's categories.
-    assert_eq!(tags_of(&a), vec!["证券日报网新闻".to_string(), "港股".to_string()]);
+    assert_eq!(
+        tags_of(&a),
+        vec!["证券日报网新闻".to_string(), "港股".to_string()]
+    );
     let b = article_by_title(&conn, "外资杀入A股！高景气度军工全产业链上涨 新能源风口依旧").unwrap();
     assert!(
-        b.summary.as_deref().unwrap_or("").starts_with("今日早盘，A股全线走强"),
+        b.summary
+            .as_deref()
+            .unwrap_or("")
+            .starts_with("今日早盘，A股全线走强"),
         "summary from <summary>: {:?}",
         b.summary
     );

@@ -11,8 +11,7 @@ use support::*;
 const INFO_CODE: &str = "NW202204192348095567";
 const TITLE: &str = "刚刚 工信部明确表态 二季度工业经济稳增长有四大举措！";
 const EM_URL: &str = "http://finance.eastmoney.com/a/202204192348095567.html";
-const SHARE_URL: &str =
-    "http://finews.zning.xyz/html_News/NewsShare.html?infoCode=NW202204192348095567";
+const SHARE_URL: &str = "http://finews.zning.xyz/html_News/NewsShare.html?infoCode=NW202204192348095567";
 
 struct Crawl {
     out: Output,
@@ -63,7 +62,12 @@ fn check_reference(c: &Crawl) {
     let out = &c.out;
     out.assert_code(0);
     assert_eq!(c.server.requests_for("/zqrb/atom.xml").len(), 1, "{}", out.diag());
-    assert_eq!(c.server.requests_for("/finews/rss.xml").len(), 1, "{}", out.diag());
+    assert_eq!(
+        c.server.requests_for("/finews/rss.xml").len(),
+        1,
+        "{}",
+        out.diag()
+    );
     // Nothing but the two feeds was requested: the share link's host is not
     // allowed and no `resolve` template is configured.
     assert_eq!(
@@ -88,10 +92,7 @@ fn check_reference(c: &Crawl) {
     assert_eq!(a.dedup_key, format!("info:{INFO_CODE}"));
     assert_eq!(a.title, TITLE);
     assert_eq!(a.published_at.as_deref(), Some("2022-04-19T04:22:44Z"));
-    assert_eq!(
-        a.published_local.as_deref(),
-        Some("2022-04-19T12:22:44+08:00")
-    );
+    assert_eq!(a.published_local.as_deref(), Some("2022-04-19T12:22:44+08:00"));
     assert_eq!(
         a.media.as_deref(),
         Some("证券日报网"),

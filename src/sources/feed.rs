@@ -92,7 +92,11 @@ pub fn parse(
                 title: e.title.map(|t| t.content),
                 published,
                 updated: lookup(e.updated),
-                author: e.authors.first().and_then(|p| p.name.clone()).filter(|n| !n.trim().is_empty()),
+                author: e
+                    .authors
+                    .first()
+                    .and_then(|p| p.name.clone())
+                    .filter(|n| !n.trim().is_empty()),
                 media: e.source.filter(|s| !s.trim().is_empty()),
                 summary: e.summary.map(|s| s.content).filter(|s| !s.trim().is_empty()),
                 content,
@@ -137,8 +141,14 @@ mod tests {
 <pubDate>Tue, 19 Apr 2022 12:22:44 +0800</pubDate><category>宏观</category></item>
 <item><title>无 guid</title><pubDate>2022-04-19 12:22</pubDate></item>
 </channel></rss>"#;
-        let entries = parse(xml.as_bytes(), None, "http://example.org/", chrono_tz::Asia::Shanghai, now())
-            .expect("valid feed");
+        let entries = parse(
+            xml.as_bytes(),
+            None,
+            "http://example.org/",
+            chrono_tz::Asia::Shanghai,
+            now(),
+        )
+        .expect("valid feed");
         assert_eq!(entries.len(), 2);
         let first = &entries[0];
         assert_eq!(first.title.as_deref(), Some("工信部 & 发布会"));
@@ -155,7 +165,13 @@ mod tests {
 
     #[test]
     fn malformed_is_an_error() {
-        let result = parse(b"<rss><channel><item><title>x", None, "http://e/", chrono_tz::UTC, now());
+        let result = parse(
+            b"<rss><channel><item><title>x",
+            None,
+            "http://e/",
+            chrono_tz::UTC,
+            now(),
+        );
         assert!(result.is_err());
     }
 }

@@ -149,7 +149,10 @@ pub struct CommitReport {
 }
 
 enum Command {
-    SyncSources(Vec<SourceSpec>, oneshot::Sender<Result<Vec<SourceState>, StoreError>>),
+    SyncSources(
+        Vec<SourceSpec>,
+        oneshot::Sender<Result<Vec<SourceState>, StoreError>>,
+    ),
     Commit(Box<FetchBatch>, oneshot::Sender<Result<CommitReport, StoreError>>),
 }
 

@@ -35,7 +35,8 @@ fn open_connection(path: &Path, flags: OpenFlags) -> Result<Connection, StoreErr
         source,
     };
     let conn = Connection::open_with_flags(path, flags).map_err(sqlite)?;
-    conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(sqlite)?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))
+        .map_err(sqlite)?;
     conn.execute_batch("PRAGMA foreign_keys = ON;").map_err(sqlite)?;
     Ok(conn)
 }
@@ -72,10 +73,12 @@ impl Writer {
                 known: known_version(),
             });
         }
-        MIGRATIONS.to_latest(&mut conn).map_err(|e| StoreError::Migration {
-            path: path.to_owned(),
-            message: e.to_string(),
-        })?;
+        MIGRATIONS
+            .to_latest(&mut conn)
+            .map_err(|e| StoreError::Migration {
+                path: path.to_owned(),
+                message: e.to_string(),
+            })?;
         Ok(Writer {
             path: path.to_owned(),
             conn,
@@ -130,7 +133,13 @@ impl Writer {
         }
     }
 
-    fn commit_group(&mut self, group: Vec<(Box<FetchBatch>, tokio::sync::oneshot::Sender<Result<CommitReport, StoreError>>)>) {
+    fn commit_group(
+        &mut self,
+        group: Vec<(
+            Box<FetchBatch>,
+            tokio::sync::oneshot::Sender<Result<CommitReport, StoreError>>,
+        )>,
+    ) {
         let now = dates::format_utc(Utc::now());
         let result = (|| {
             let tx = self.conn.transaction()?;
@@ -177,9 +186,8 @@ impl Writer {
                      RETURNING id, etag, last_modified, next_poll_at, consecutive_failures",
                 )?;
                 for spec in specs {
-                    let state = upsert.query_row(
-                        params![spec.name, spec.kind, spec.url, spec.enabled],
-                        |r| {
+                    let state =
+                        upsert.query_row(params![spec.name, spec.kind, spec.url, spec.enabled], |r| {
                             Ok(SourceState {
                                 id: r.get(0)?,
                                 name: spec.name.clone(),
@@ -190,8 +198,7 @@ impl Writer {
                                 next_poll_at: r.get::<_, Option<String>>(3)?.as_deref().and_then(parse_utc),
                                 consecutive_failures: r.get(4)?,
                             })
-                        },
-                    )?;
+                        })?;
                     states.push(state);
                 }
             }
@@ -295,18 +302,22 @@ enum Upsert {
     Unchanged(i64),
 }
 
-const ARTICLE_COLUMNS: &str = "id, dedup_key, info_code, title, url, share_url, published_at, published_local,
+const ARTICLE_COLUMNS: &str =
+    "id, dedup_key, info_code, title, url, share_url, published_at, published_local,
     time_precision, updated_at, author, media, media_rank, category, tags, summary, content_html,
     content_text, content_hash, content_rank, language, revision";
 
 fn upsert_article(tx: &Transaction<'_>, incoming: &Article, now: &str) -> rusqlite::Result<Upsert> {
     let found = {
-        let mut by_key = tx.prepare_cached(&format!("SELECT {ARTICLE_COLUMNS} FROM articles WHERE dedup_key = ?1"))?;
+        let mut by_key = tx.prepare_cached(&format!(
+            "SELECT {ARTICLE_COLUMNS} FROM articles WHERE dedup_key = ?1"
+        ))?;
         let mut found = by_key.query_row([&incoming.dedup_key], read_article).optional()?;
         if found.is_none() {
             if let Some(code) = &incoming.info_code {
-                let mut by_code =
-                    tx.prepare_cached(&format!("SELECT {ARTICLE_COLUMNS} FROM articles WHERE info_code = ?1"))?;
+                let mut by_code = tx.prepare_cached(&format!(
+                    "SELECT {ARTICLE_COLUMNS} FROM articles WHERE info_code = ?1"
+                ))?;
                 found = by_code.query_row([code], read_article).optional()?;
             }
         }
@@ -422,7 +433,13 @@ fn upsert_sighting(
             entry_guid = coalesce(excluded.entry_guid, sightings.entry_guid),
             entry_url = coalesce(excluded.entry_url, sightings.entry_url)",
     )?
-    .execute(params![article_id, source_id, article.entry_guid, article.entry_url, now])?;
+    .execute(params![
+        article_id,
+        source_id,
+        article.entry_guid,
+        article.entry_url,
+        now
+    ])?;
     Ok(())
 }
 
@@ -483,7 +500,9 @@ fn precision_from_i64(v: i64) -> Precision {
 }
 
 fn parse_utc(text: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(text).ok().map(|t| t.with_timezone(&Utc))
+    DateTime::parse_from_rfc3339(text)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
 }
 
 /// Reads a stored row back into the form [`merge::merge`] works on.
@@ -575,7 +594,10 @@ pub struct Reader {
 impl Reader {
     /// Opens the database read-only (it must exist; run `migrate` or `once` first).
     pub fn open(path: &Path) -> Result<Reader, StoreError> {
-        let conn = open_connection(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
+        let conn = open_connection(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
         Ok(Reader {
             path: path.to_owned(),
             conn,
@@ -619,15 +641,21 @@ impl Reader {
     }
 
     /// Full-text search (FTS5 trigram syntax), newest first: `(published_at, title, url)`.
-    pub fn search(&self, query: &str, limit: usize) -> Result<Vec<(Option<String>, String, Option<String>)>, StoreError> {
+    pub fn search(
+        &self,
+        query: &str,
+        limit: usize,
+    ) -> Result<Vec<(Option<String>, String, Option<String>)>, StoreError> {
         let run = || -> rusqlite::Result<Vec<_>> {
             let mut stmt = self.conn.prepare(
                 "SELECT a.published_at, a.title, a.url FROM articles_fts f JOIN articles a ON a.id = f.rowid
                  WHERE articles_fts MATCH ?1
                  ORDER BY a.published_at DESC LIMIT ?2",
             )?;
-            stmt.query_map(params![query, limit as i64], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-                .collect()
+            stmt.query_map(params![query, limit as i64], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })?
+            .collect()
         };
         run().map_err(|e| self.sqlite(e))
     }

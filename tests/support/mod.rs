@@ -431,12 +431,8 @@ fn handle(request: tiny_http::Request, state: &State) {
             )
         })
         .collect();
-    let find = |name: &str| -> Option<String> {
-        headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.clone())
-    };
+    let find =
+        |name: &str| -> Option<String> { headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone()) };
 
     let route = {
         let routes = state.routes.lock().unwrap();
@@ -505,21 +501,20 @@ fn handle(request: tiny_http::Request, state: &State) {
             }
         } else {
             let len = route.body.len();
-            (Box::new(io::Cursor::new(route.body.clone())), Some(len), usize::MAX)
+            (
+                Box::new(io::Cursor::new(route.body.clone())),
+                Some(len),
+                usize::MAX,
+            )
         };
 
     let counting = CountingReader {
         inner: reader,
         progress: Arc::clone(&progress),
     };
-    let response = tiny_http::Response::new(
-        tiny_http::StatusCode(status),
-        out_headers,
-        counting,
-        length,
-        None,
-    )
-    .with_chunked_threshold(chunked_threshold);
+    let response =
+        tiny_http::Response::new(tiny_http::StatusCode(status), out_headers, counting, length, None)
+            .with_chunked_threshold(chunked_threshold);
     let result = request.respond(response);
     if let Err(e) = result {
         *progress.error.lock().unwrap() = Some(e.to_string());
@@ -641,12 +636,7 @@ impl Output {
     /// Panics with the diagnostics unless the exit code is `code`.
     #[track_caller]
     pub fn assert_code(&self, code: i32) -> &Self {
-        assert_eq!(
-            self.code,
-            Some(code),
-            "unexpected exit code\n{}",
-            self.diag()
-        );
+        assert_eq!(self.code, Some(code), "unexpected exit code\n{}", self.diag());
         self
     }
 }
