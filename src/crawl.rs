@@ -190,9 +190,17 @@ pub async fn poll_source(
                         },
                     ),
                 };
+                let mut attempts = fetched.attempts;
+                // The request that delivered a bad status or an unreadable body carries
+                // the source's error in `fetches.error` too.
+                if let (SourceOutcome::Failed { error, .. }, Some(last)) = (&outcome, attempts.last_mut())
+                    && last.error.is_none()
+                {
+                    last.error = Some(error.clone());
+                }
                 let batch = FetchBatch {
                     source_id: Some(state.id),
-                    attempts: fetched.attempts,
+                    attempts,
                     articles,
                     outcome,
                     polled_at,

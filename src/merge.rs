@@ -45,11 +45,11 @@ pub fn merge(stored: &mut Article, incoming: &Article) -> MergeEffect {
     }
 
     // Published time: only a strictly more precise copy replaces it, offset and all.
-    if let Some(new) = incoming.published {
-        if stored.published.is_none_or(|old| new.precision > old.precision) {
-            stored.published = Some(new);
-            set(true);
-        }
+    if let Some(new) = incoming.published
+        && stored.published.is_none_or(|old| new.precision > old.precision)
+    {
+        stored.published = Some(new);
+        set(true);
     }
 
     // Title: the first stays, unless it was cut short and the new one completes it.
@@ -60,11 +60,11 @@ pub fn merge(stored: &mut Article, incoming: &Article) -> MergeEffect {
         .title
         .strip_suffix('…')
         .or_else(|| stored.title.strip_suffix("..."))
+        && incoming.title.len() > stored.title.len()
+        && incoming.title.starts_with(stem.trim_end())
     {
-        if incoming.title.len() > stored.title.len() && incoming.title.starts_with(stem.trim_end()) {
-            stored.title.clone_from(&incoming.title);
-            set(true);
-        }
+        stored.title.clone_from(&incoming.title);
+        set(true);
     }
 
     // Media: the source line of the stored content beats every other source of the name.
@@ -113,11 +113,11 @@ pub fn merge(stored: &mut Article, incoming: &Article) -> MergeEffect {
         stored.language.clone_from(&incoming.language);
         set(true);
     }
-    if let Some(new) = incoming.updated_at {
-        if stored.updated_at.is_none_or(|old| new > old) {
-            stored.updated_at = Some(new);
-            set(true);
-        }
+    if let Some(new) = incoming.updated_at
+        && stored.updated_at.is_none_or(|old| new > old)
+    {
+        stored.updated_at = Some(new);
+        set(true);
     }
     effect
 }

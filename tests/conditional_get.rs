@@ -76,6 +76,7 @@ fn setup() -> Setup {
 fn second_once_is_all_304() {
     let s = setup();
     let first = run_once(&s.config);
+    let _diag1 = first.on_panic();
     first.assert_code(0);
     for p in PATHS {
         let reqs = s.server.requests_for(p);
@@ -123,6 +124,7 @@ fn second_once_is_all_304() {
     // Second run against the unchanged server.
     s.server.clear_requests();
     let second = run_once(&s.config);
+    let _diag2 = second.on_panic();
     second.assert_code(0);
     let reqs = s.server.requests();
     assert_eq!(
@@ -213,6 +215,7 @@ fn changed_feed_after_304_is_fetched_again() {
     s.server.set("/etag.xml", Route::atom(body).etag(ETAG_V2));
     s.server.clear_requests();
     let third = run_once(&s.config);
+    let _diag3 = third.on_panic();
     third.assert_code(0);
     let etag_req = &s.server.requests_for("/etag.xml")[0];
     assert_eq!(etag_req.header("if-none-match"), Some(ETAG_V1));

@@ -257,6 +257,7 @@ fn migrate_creates_the_schema() {
     let dir = tempdir();
     let config = write_config(dir.path(), &base_config());
     let out = run(&config, &["migrate"]);
+    let _diag = out.on_panic();
     out.assert_code(0);
     // `database = "test.db"` resolves next to the config, not in the cwd.
     let db = db_path(dir.path());

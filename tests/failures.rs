@@ -16,30 +16,36 @@ fn fetch_errors_of(conn: &rusqlite::Connection, source_id: i64) -> Vec<FetchRow>
         .collect()
 }
 
-#[track_caller]
-fn assert_failed(conn: &rusqlite::Connection, name: &str, out: &Output) -> SourceRow {
+fn check_failed(soft: &mut Soft, conn: &rusqlite::Connection, name: &str) -> SourceRow {
     let s = source(conn, name);
-    assert!(
-        !s.last_error.as_deref().unwrap_or("").trim().is_empty(),
-        "{name}: last_error must be set: {s:?}\n{}",
-        out.diag()
+    soft.check(!s.last_error.as_deref().unwrap_or("").trim().is_empty(), || {
+        format!("{name}: sources.last_error must be set: {s:?}")
+    });
+    soft.eq(
+        s.consecutive_failures,
+        1,
+        &format!("{name}: consecutive_failures"),
     );
-    assert_eq!(s.consecutive_failures, 1, "{name}: {s:?}");
     let rows = fetch_errors_of(conn, s.id);
-    assert!(
+    soft.check(
         rows.iter()
             .any(|f| !f.error.as_deref().unwrap_or("").trim().is_empty()),
-        "{name}: a fetches row with its error: {rows:#?}"
+        || format!("{name}: a fetches row with its error: {rows:?}"),
     );
     s
 }
 
-#[track_caller]
-fn assert_healthy(conn: &rusqlite::Connection, name: &str) {
+fn check_healthy(soft: &mut Soft, conn: &rusqlite::Connection, name: &str) {
     let s = source(conn, name);
-    assert!(s.last_error.as_deref().unwrap_or("").is_empty(), "{name}: {s:?}");
-    assert_eq!(s.consecutive_failures, 0, "{name}: {s:?}");
-    assert_eq!(s.last_status, Some(200), "{name}: {s:?}");
+    soft.check(s.last_error.as_deref().unwrap_or("").is_empty(), || {
+        format!("{name}: no last_error: {s:?}")
+    });
+    soft.eq(
+        s.consecutive_failures,
+        0,
+        &format!("{name}: consecutive_failures"),
+    );
+    soft.eq(s.last_status, Some(200), &format!("{name}: last_status"));
 }
 
 #[test]
@@ -76,48 +82,55 @@ fn malformed_and_500_beside_two_good_feeds() {
     ));
     let config = write_config(dir.path(), &cfg);
     let out = run_once(&config);
+    let _diag = out.on_panic();
     out.assert_code(1);
-    assert!(!out.timed_out);
 
     let conn = open_db(&db_path(dir.path()));
+    let mut soft = Soft::new();
     // The good feeds are stored in full.
-    assert_eq!(
+    soft.eq(
         count(&conn, "articles"),
         4 + 3,
-        "titles: {:?}\n{}",
-        titles(&conn),
-        out.diag()
+        "articles stored from the two good feeds",
     );
-    assert!(article_by_title(&conn, GBK_TITLE).is_some());
-    assert!(article_by_title(&conn, ATOM_TITLE).is_some());
-    assert!(
+    soft.check(article_by_title(&conn, GBK_TITLE).is_some(), || {
+        format!("{GBK_TITLE} stored; titles: {:?}", titles(&conn))
+    });
+    soft.check(article_by_title(&conn, ATOM_TITLE).is_some(), || {
+        format!("{ATOM_TITLE} stored; titles: {:?}", titles(&conn))
+    });
+    soft.check(
         article_by_title(
             &conn,
-            "中国广核：公司2022年共安排112.93亿千瓦时作为年度市场电量上限"
+            "中国广核：公司2022年共安排112.93亿千瓦时作为年度市场电量上限",
         )
         .is_none(),
-        "nothing from the malformed feed"
+        || "nothing from the malformed feed".into(),
     );
-    assert_healthy(&conn, "gbk");
-    assert_healthy(&conn, "atom");
+    check_healthy(&mut soft, &conn, "gbk");
+    check_healthy(&mut soft, &conn, "atom");
 
-    let broken = assert_failed(&conn, "broken", &out);
-    assert_ne!(broken.last_status, Some(500));
-    let e500 = assert_failed(&conn, "http500", &out);
-    assert_eq!(e500.last_status, Some(500), "{e500:?}");
-    assert!(
-        e500.last_error.as_deref().unwrap_or("").contains("500"),
-        "the error names the status: {e500:?}"
-    );
+    let broken = check_failed(&mut soft, &conn, "broken");
+    soft.check(broken.last_status != Some(500), || format!("{broken:?}"));
+    let e500 = check_failed(&mut soft, &conn, "http500");
+    soft.eq(e500.last_status, Some(500), "http500: last_status");
+    soft.check(e500.last_error.as_deref().unwrap_or("").contains("500"), || {
+        format!("http500: the error names the status: {e500:?}")
+    });
     let rows = fetch_errors_of(&conn, e500.id);
-    assert!(rows.iter().any(|f| f.status == Some(500)), "{rows:#?}");
+    soft.check(rows.iter().any(|f| f.status == Some(500)), || {
+        format!("http500: a fetches row with status 500: {rows:?}")
+    });
 
     // Each feed was requested (the 500 is not retried forever).
     for p in ["/broken.xml", "/error.xml", "/gbk.xml", "/atom.xml"] {
         let n = server.requests_for(p).len();
-        assert!((1..=3).contains(&n), "{p} requested {n} times");
+        soft.check((1..=3).contains(&n), || format!("{p} requested {n} times"));
     }
-    assert!(out.elapsed.as_secs() < 10, "finished fast: {:?}", out.elapsed);
+    soft.check(out.elapsed.as_secs() < 10, || {
+        format!("finished fast: {:?}", out.elapsed)
+    });
+    soft.finish();
 }
 
 #[test]
@@ -131,6 +144,7 @@ fn closed_port_does_not_stop_the_others() {
     cfg.push_str(&feed_source("json", &server.url("/feed.json"), "jijin", &[]));
     let config = write_config(dir.path(), &cfg);
     let out = run_once(&config);
+    let _diag = out.on_panic();
     out.assert_code(1);
     let conn = open_db(&db_path(dir.path()));
     assert_eq!(count(&conn, "articles"), 3, "{}", out.diag());
@@ -141,10 +155,12 @@ fn closed_port_does_not_stop_the_others() {
         )
         .is_some()
     );
-    assert_healthy(&conn, "json");
-    let d = assert_failed(&conn, "dead", &out);
-    assert_eq!(d.last_status, None, "no HTTP status without a connection: {d:?}");
-    assert!(out.elapsed.as_secs() < 10, "{:?}", out.elapsed);
+    let mut soft = Soft::new();
+    check_healthy(&mut soft, &conn, "json");
+    let d = check_failed(&mut soft, &conn, "dead");
+    soft.eq(d.last_status, None, "dead: no HTTP status without a connection");
+    soft.check(out.elapsed.as_secs() < 10, || format!("{:?}", out.elapsed));
+    soft.finish();
 }
 
 /// `once` polls every enabled source, backoff or not: a second failure
@@ -159,6 +175,7 @@ fn second_failure_counts_up() {
     let config = write_config(dir.path(), &cfg);
     run_once(&config).assert_code(1);
     let out = run_once(&config);
+    let _diag = out.on_panic();
     out.assert_code(1);
     let conn = open_db(&db_path(dir.path()));
     let s = source(&conn, "http500");
@@ -169,6 +186,7 @@ fn second_failure_counts_up() {
     // Recovery resets the counter.
     server.set("/error2.xml", Route::atom(fixture("atom.xml")));
     let out = run_once(&config);
+    let _diag = out.on_panic();
     out.assert_code(0);
     let conn = open_db(&db_path(dir.path()));
     let s = source(&conn, "http500");

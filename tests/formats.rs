@@ -158,6 +158,7 @@ fn rss2_gbk_declared_in_xml() {
     // The XML declaration says GBK; the HTTP header names no charset.
     let route = Route::ok("application/rss+xml", gbk_fixture());
     let (out, conn, _dir, _server) = crawl_one(route);
+    let _diag = out.on_panic();
     check(&conn, &out, GBK_EXPECTED);
     check_gbk_media(&conn);
 }
@@ -171,6 +172,7 @@ fn rss2_gbk_declared_only_in_http_header() {
     let body = bytes[decl.len()..].to_vec();
     let route = Route::ok("application/rss+xml; charset=GBK", body);
     let (out, conn, _dir, _server) = crawl_one(route);
+    let _diag = out.on_panic();
     check(&conn, &out, GBK_EXPECTED);
     check_gbk_media(&conn);
 }
@@ -179,6 +181,7 @@ fn rss2_gbk_declared_only_in_http_header() {
 fn atom_with_plus_0800_offsets() {
     let route = Route::atom(fixture("atom.xml"));
     let (out, conn, _dir, _server) = crawl_one(route);
+    let _diag = out.on_panic();
     check(
         &conn,
         &out,
@@ -242,6 +245,7 @@ fn atom_with_plus_0800_offsets() {
 fn json_feed_1_1() {
     let route = Route::json_feed(fixture("feed.json"));
     let (out, conn, _dir, _server) = crawl_one(route);
+    let _diag = out.on_panic();
     check(
         &conn,
         &out,
@@ -288,6 +292,7 @@ fn json_feed_1_1() {
 fn rss1_rdf_with_dc_date() {
     let route = Route::ok("application/rdf+xml; charset=utf-8", fixture("rss1_rdf.xml"));
     let (out, conn, _dir, _server) = crawl_one(route);
+    let _diag = out.on_panic();
     check(
         &conn,
         &out,

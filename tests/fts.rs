@@ -49,7 +49,8 @@ fn matches(conn: &rusqlite::Connection, query: &str) -> Vec<String> {
 
 #[test]
 fn trigram_substrings_of_titles_match() {
-    let (_out, conn, _dir, _server) = crawl();
+    let (out, conn, _dir, _server) = crawl();
+    let _diag = out.on_panic();
     // Four characters, in the reference title (and its text).
     assert_eq!(matches(&conn, "工业经济"), vec![REF_TITLE.to_string()]);
     // Three characters, only in the reference title.
@@ -63,7 +64,8 @@ fn trigram_substrings_of_titles_match() {
 
 #[test]
 fn trigram_matches_content_text() {
-    let (_out, conn, _dir, _server) = crawl();
+    let (out, conn, _dir, _server) = crawl();
+    let _diag = out.on_panic();
     // Only in the body of the reference article, not in any title.
     assert_eq!(matches(&conn, "罗俊杰"), vec![REF_TITLE.to_string()]);
     // Only in the body of the 港股午评 entry.
@@ -74,7 +76,8 @@ fn trigram_matches_content_text() {
 
 #[test]
 fn fts_rows_follow_articles() {
-    let (_out, conn, _dir, _server) = crawl();
+    let (out, conn, _dir, _server) = crawl();
+    let _diag = out.on_panic();
     assert_eq!(count(&conn, "articles_fts"), count(&conn, "articles"));
 }
 
@@ -83,6 +86,7 @@ fn search_command_finds_a_title() {
     let (_out, _conn, dir, _server) = crawl();
     let config = dir.path().join("feedcrawler.toml");
     let out = run(&config, &["search", "工业经济"]);
+    let _diag = out.on_panic();
     out.assert_code(0);
     assert!(out.stdout.contains(REF_TITLE), "{}", out.diag());
     assert!(!out.stdout.contains(HK_TITLE), "{}", out.diag());

@@ -74,6 +74,7 @@ fn crawl(route: Route) -> Run {
 
 #[track_caller]
 fn assert_refused(r: &Run) {
+    let _diag = r.out.on_panic();
     r.out.assert_code(1);
     assert!(
         r.out.elapsed < Duration::from_secs(10),
@@ -82,6 +83,7 @@ fn assert_refused(r: &Run) {
     );
     let s = source(&r.conn, "big");
     let err = s.last_error.clone().unwrap_or_default();
+    eprintln!("big: last_error = {err:?}");
     assert!(
         mentions_limit(&err),
         "last_error should mention the size limit: {err:?}\n{}",
@@ -118,6 +120,7 @@ fn assert_not_read_whole(r: &Run, body_len: u64) {
     assert!(!reqs.is_empty(), "/big.xml requested");
     for q in &reqs {
         let written = q.bytes_written();
+        eprintln!("/big.xml: {written} of {body_len} bytes written");
         assert!(
             written < body_len / 2,
             "the server wrote {written} of {body_len} bytes: the client read (nearly) \
@@ -171,6 +174,7 @@ fn bodies_under_max_body_are_accepted_plain_and_gzip() {
         ("gzip", Route::rss(plain.clone()).gzip()),
     ] {
         let r = crawl(route);
+        let _diag = r.out.on_panic();
         r.out.assert_code(0);
         let a = article_by_title(&r.conn, BIG_TITLE)
             .unwrap_or_else(|| panic!("{name}: the 900 KiB item is stored\n{}", r.out.diag()));

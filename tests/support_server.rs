@@ -179,7 +179,9 @@ fn streamed_body_in_full_with_and_without_length() {
             assert_eq!(r.header("transfer-encoding"), Some("chunked"));
         }
         assert!(server.wait_idle(Duration::from_secs(5)));
-        assert_eq!(server.requests_for(path)[0].bytes_written(), 100_007);
+        let rec = &server.requests_for(path)[0];
+        assert_eq!(rec.bytes_written(), 100_007);
+        assert!(rec.progress.completed());
     }
 }
 
@@ -217,7 +219,8 @@ fn client_hanging_up_stops_a_large_stream() {
     );
     let r = &server.requests_for("/huge")[0];
     assert!(r.progress.finished());
-    assert!(r.progress.error().is_some(), "the write failed");
+    assert!(!r.progress.completed(), "the body was not sent whole");
+    eprintln!("bytes written before the hang-up: {}", r.bytes_written());
     assert!(r.bytes_written() >= 1 << 20);
     assert!(
         r.bytes_written() < total / 4,

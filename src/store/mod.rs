@@ -224,10 +224,10 @@ impl Store {
 
     fn shutdown(&mut self) {
         self.sender.take();
-        if let Some(handle) = self.writer.take() {
-            if handle.join().is_err() {
-                tracing::error!(database = %self.path.display(), "the database writer panicked");
-            }
+        if let Some(handle) = self.writer.take()
+            && handle.join().is_err()
+        {
+            tracing::error!(database = %self.path.display(), "the database writer panicked");
         }
     }
 }

@@ -26,6 +26,12 @@ fn known_version() -> usize {
     MIGRATION_SQL.len()
 }
 
+/// Where a batch's commit result goes.
+type CommitReply = tokio::sync::oneshot::Sender<Result<CommitReport, StoreError>>;
+
+/// One search hit: `(published_at, title, url)`.
+pub type SearchHit = (Option<String>, String, Option<String>);
+
 /// How many waiting batches one transaction may take.
 const GROUP_COMMIT: usize = 64;
 
@@ -133,13 +139,7 @@ impl Writer {
         }
     }
 
-    fn commit_group(
-        &mut self,
-        group: Vec<(
-            Box<FetchBatch>,
-            tokio::sync::oneshot::Sender<Result<CommitReport, StoreError>>,
-        )>,
-    ) {
+    fn commit_group(&mut self, group: Vec<(Box<FetchBatch>, CommitReply)>) {
         let now = dates::format_utc(Utc::now());
         let result = (|| {
             let tx = self.conn.transaction()?;
@@ -302,24 +302,32 @@ enum Upsert {
     Unchanged(i64),
 }
 
-const ARTICLE_COLUMNS: &str =
-    "id, dedup_key, info_code, title, url, share_url, published_at, published_local,
-    time_precision, updated_at, author, media, media_rank, category, tags, summary, content_html,
-    content_text, content_hash, content_rank, language, revision";
+/// The `articles` columns [`read_article`] reads, in its order.
+macro_rules! article_columns {
+    () => {
+        "id, dedup_key, info_code, title, url, share_url, published_at, published_local, time_precision, \
+         updated_at, author, media, media_rank, category, tags, summary, content_html, content_text, \
+         content_hash, content_rank, language, revision"
+    };
+}
 
 fn upsert_article(tx: &Transaction<'_>, incoming: &Article, now: &str) -> rusqlite::Result<Upsert> {
     let found = {
-        let mut by_key = tx.prepare_cached(&format!(
-            "SELECT {ARTICLE_COLUMNS} FROM articles WHERE dedup_key = ?1"
+        let mut by_key = tx.prepare_cached(concat!(
+            "SELECT ",
+            article_columns!(),
+            " FROM articles WHERE dedup_key = ?1"
         ))?;
         let mut found = by_key.query_row([&incoming.dedup_key], read_article).optional()?;
-        if found.is_none() {
-            if let Some(code) = &incoming.info_code {
-                let mut by_code = tx.prepare_cached(&format!(
-                    "SELECT {ARTICLE_COLUMNS} FROM articles WHERE info_code = ?1"
-                ))?;
-                found = by_code.query_row([code], read_article).optional()?;
-            }
+        if found.is_none()
+            && let Some(code) = &incoming.info_code
+        {
+            let mut by_code = tx.prepare_cached(concat!(
+                "SELECT ",
+                article_columns!(),
+                " FROM articles WHERE info_code = ?1"
+            ))?;
+            found = by_code.query_row([code], read_article).optional()?;
         }
         found
     };
@@ -641,11 +649,7 @@ impl Reader {
     }
 
     /// Full-text search (FTS5 trigram syntax), newest first: `(published_at, title, url)`.
-    pub fn search(
-        &self,
-        query: &str,
-        limit: usize,
-    ) -> Result<Vec<(Option<String>, String, Option<String>)>, StoreError> {
+    pub fn search(&self, query: &str, limit: usize) -> Result<Vec<SearchHit>, StoreError> {
         let run = || -> rusqlite::Result<Vec<_>> {
             let mut stmt = self.conn.prepare(
                 "SELECT a.published_at, a.title, a.url FROM articles_fts f JOIN articles a ON a.id = f.rowid

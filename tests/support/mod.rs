@@ -192,6 +192,7 @@ impl Route {
 pub struct Progress {
     written: AtomicU64,
     finished: AtomicBool,
+    completed: AtomicBool,
     error: Mutex<Option<String>>,
 }
 
@@ -205,7 +206,13 @@ impl Progress {
     pub fn finished(&self) -> bool {
         self.finished.load(Ordering::SeqCst)
     }
-    /// The write error, when the client hung up before the end.
+    /// The whole body was handed to the socket. `finished() && !completed()`
+    /// means the client hung up before the end.
+    pub fn completed(&self) -> bool {
+        self.completed.load(Ordering::SeqCst)
+    }
+    /// A write error other than the client closing the connection (tiny_http
+    /// swallows broken pipes and resets).
     pub fn error(&self) -> Option<String> {
         self.error.lock().unwrap().clone()
     }
@@ -373,11 +380,16 @@ impl TestServer {
         let mut out = String::new();
         for r in self.requests() {
             out.push_str(&format!(
-                "{} {} -> {} ({} body bytes) {:?}\n",
+                "{} {} -> {} ({} body bytes{}) {:?}\n",
                 r.method,
                 r.url,
                 r.status,
                 r.bytes_written(),
+                if r.progress.finished() && !r.progress.completed() {
+                    ", client hung up"
+                } else {
+                    ""
+                },
                 r.headers
             ));
         }
@@ -516,6 +528,11 @@ fn handle(request: tiny_http::Request, state: &State) {
         tiny_http::Response::new(tiny_http::StatusCode(status), out_headers, counting, length, None)
             .with_chunked_threshold(chunked_threshold);
     let result = request.respond(response);
+    if let Some(len) = length
+        && progress.bytes_written() >= len as u64
+    {
+        progress.completed.store(true, Ordering::SeqCst);
+    }
     if let Err(e) = result {
         *progress.error.lock().unwrap() = Some(e.to_string());
     }
@@ -531,6 +548,9 @@ impl Read for CountingReader {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
         self.progress.written.fetch_add(n as u64, Ordering::SeqCst);
+        if n == 0 && !buf.is_empty() {
+            self.progress.completed.store(true, Ordering::SeqCst);
+        }
         Ok(n)
     }
 }
@@ -611,7 +631,7 @@ impl Output {
     /// Everything worth printing when an assertion fails.
     pub fn diag(&self) -> String {
         let tail = |s: &str| -> String {
-            const MAX: usize = 12_000;
+            const MAX: usize = 20_000;
             if s.len() > MAX {
                 let mut start = s.len() - MAX;
                 while !s.is_char_boundary(start) {
@@ -633,6 +653,13 @@ impl Output {
         )
     }
 
+    /// Keep the returned guard alive while asserting on this run: if the
+    /// test panics, the guard prints the run's exit code, stdout and stderr.
+    #[must_use = "bind it: `let _diag = out.on_panic();`"]
+    pub fn on_panic(&self) -> DiagOnPanic {
+        DiagOnPanic(self.diag())
+    }
+
     /// Panics with the diagnostics unless the exit code is `code`.
     #[track_caller]
     pub fn assert_code(&self, code: i32) -> &Self {
@@ -640,6 +667,24 @@ impl Output {
         self
     }
 }
+
+/// Prints a run's diagnostics if dropped during a panic (see
+/// [`Output::on_panic`]).
+pub struct DiagOnPanic(String);
+
+impl Drop for DiagOnPanic {
+    fn drop(&mut self) {
+        if thread::panicking() {
+            eprintln!("{}", self.0);
+        }
+    }
+}
+
+/// `debug` for the crawler, quieter for the HTML parser and HTTP stack (their
+/// per-token debug lines drown everything else).
+pub const RUST_LOG: &str = "debug,html5ever=info,markup5ever=info,selectors=info,\
+    ammonia=info,hyper=info,hyper_util=info,h2=info,rustls=info,reqwest=info,\
+    rusqlite_migration=info";
 
 /// Default time limit of one run of the binary.
 pub const RUN_TIMEOUT: Duration = Duration::from_secs(15);
@@ -672,7 +717,7 @@ pub fn run_raw(args: &[String], cwd: &Path, env: &[(&str, &str)], timeout: Durat
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .env("RUST_LOG", "debug")
+        .env("RUST_LOG", RUST_LOG)
         .env("NO_COLOR", "1")
         .env("NO_PROXY", "127.0.0.1,localhost")
         .env("no_proxy", "127.0.0.1,localhost")
@@ -958,4 +1003,48 @@ pub fn tempdir() -> tempfile::TempDir {
         .prefix("feedcrawler-test-")
         .tempdir()
         .expect("tempdir")
+}
+
+// ---------------------------------------------------------------------------
+// Soft assertions
+// ---------------------------------------------------------------------------
+
+/// Collects failed checks so one test reports all of them at once.
+#[derive(Default)]
+pub struct Soft {
+    failures: Vec<String>,
+}
+
+impl Soft {
+    pub fn new() -> Soft {
+        Soft::default()
+    }
+
+    /// Records `msg` when `ok` is false.
+    pub fn check(&mut self, ok: bool, msg: impl FnOnce() -> String) {
+        if !ok {
+            self.failures.push(msg());
+        }
+    }
+
+    /// Records a mismatch when `actual != expected`.
+    pub fn eq<T: PartialEq + std::fmt::Debug>(&mut self, actual: T, expected: T, what: &str) {
+        if actual != expected {
+            self.failures
+                .push(format!("{what}: expected {expected:?}, got {actual:?}"));
+        }
+    }
+
+    /// Panics listing every failed check (pair it with
+    /// [`Output::on_panic`] for the run's stderr).
+    #[track_caller]
+    pub fn finish(self) {
+        if !self.failures.is_empty() {
+            panic!(
+                "{} check(s) failed:\n- {}",
+                self.failures.len(),
+                self.failures.join("\n- ")
+            );
+        }
+    }
 }
