@@ -5,8 +5,12 @@
 //! and never touches the database: a fetch yields a [`FetchResult`] — the outcome as a value
 //! (body, 304, an HTTP status) plus one [`Attempt`] per request made, which the caller turns
 //! into `fetches` rows. `Err` is kept for the request failing outright (DNS, timeout, a body
-//! over `max_body`, too many redirects).
+//! over `max_body`, too many redirects, robots.txt or a host's pause forbidding it).
+//!
+//! Every hop — and the robots.txt request before a host's first one — is admitted by
+//! [`Politeness`] first: the host's rate limit, its `Retry-After` pause, the in-flight cap.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use chrono::{DateTime, Utc};
@@ -14,6 +18,7 @@ use reqwest::header::{self, HeaderMap, HeaderName, HeaderValue};
 use url::Url;
 
 use crate::config::HttpConfig;
+use crate::politeness::{Politeness, Refusal};
 
 /// Why a request failed outright. Each variant names the URL.
 #[derive(Debug, thiserror::Error)]
@@ -69,6 +74,22 @@ pub enum FetchError {
     UnsupportedScheme {
         /// The URL.
         url: String,
+    },
+    /// robots.txt of the host forbids the URL; it was not requested.
+    #[error("{url} is disallowed by the host's robots.txt; not fetched")]
+    DisallowedByRobots {
+        /// The URL.
+        url: String,
+    },
+    /// The host asked us to wait (429/503 with `Retry-After`) longer than this fetch may.
+    #[error("not requesting {url}: host {host} is paused until {until} after a 429/503")]
+    HostPaused {
+        /// The URL.
+        url: String,
+        /// The paused host.
+        host: String,
+        /// When the pause ends.
+        until: DateTime<Utc>,
     },
     /// The HTTP client could not be built (bad user agent or header value in the config).
     #[error("cannot build the HTTP client: {0}")]
@@ -145,19 +166,26 @@ pub struct FetchResult {
     pub outcome: Result<Outcome, FetchError>,
 }
 
-/// The process's one HTTP client and its limits.
+/// The process's one HTTP client, its limits and the politeness every request obeys.
 #[derive(Clone)]
 pub struct Fetcher {
     client: reqwest::Client,
+    politeness: Arc<Politeness>,
     timeout: Duration,
     max_body: u64,
     max_redirects: u32,
+    max_pause_wait: Duration,
 }
 
 impl Fetcher {
     /// Builds the shared client from `[http]`. Redirects are not followed by reqwest:
-    /// every hop must pass our own checks and be recorded.
-    pub fn new(http: &HttpConfig) -> Result<Fetcher, FetchError> {
+    /// every hop must pass our own checks and be recorded. A request to a host paused for
+    /// at most `max_pause_wait` waits for the pause to end; a longer pause refuses it.
+    pub fn new(
+        http: &HttpConfig,
+        politeness: Arc<Politeness>,
+        max_pause_wait: Duration,
+    ) -> Result<Fetcher, FetchError> {
         let client = reqwest::Client::builder()
             .user_agent(http.user_agent.as_str())
             .timeout(http.timeout)
@@ -171,6 +199,8 @@ impl Fetcher {
             .map_err(|e| FetchError::Client(error_chain(&e)))?;
         Ok(Fetcher {
             client,
+            politeness,
+            max_pause_wait,
             timeout: http.timeout,
             max_body: http.max_body,
             max_redirects: http.max_redirects,
@@ -186,12 +216,78 @@ impl Fetcher {
         extra_headers: &[(String, String)],
     ) -> FetchResult {
         let mut attempts = Vec::with_capacity(1);
+        let (outcome, moved_permanently) = self
+            .fetch_hops(url, validators, extra_headers, true, &mut attempts)
+            .await;
+        FetchResult {
+            attempts,
+            moved_permanently,
+            outcome,
+        }
+    }
+
+    /// The politeness layer in use.
+    pub fn politeness(&self) -> &Politeness {
+        &self.politeness
+    }
+
+    async fn fetch_hops(
+        &self,
+        url: &Url,
+        validators: &Validators,
+        extra_headers: &[(String, String)],
+        check_robots: bool,
+        attempts: &mut Vec<Attempt>,
+    ) -> (Result<Outcome, FetchError>, Option<Url>) {
         let mut moved_permanently = None;
         let mut current = url.clone();
         let mut hops = 0u32;
         loop {
             let hop = match current.scheme() {
-                "http" | "https" => self.request(&current, validators, extra_headers).await,
+                "http" | "https" => {
+                    if check_robots
+                        && self.politeness.respects_robots()
+                        && !self.robots_allow(&current, extra_headers, attempts).await
+                    {
+                        let error = FetchError::DisallowedByRobots {
+                            url: current.to_string(),
+                        };
+                        tracing::info!(url = %current, "disallowed by robots.txt");
+                        // Not a request, but the operator sees why in `fetches` all the same.
+                        attempts.push(Attempt {
+                            url: current.to_string(),
+                            started_at: Utc::now(),
+                            duration: Duration::ZERO,
+                            status: None,
+                            bytes: 0,
+                            not_modified: false,
+                            error: Some(error.to_string()),
+                        });
+                        return (Err(error), moved_permanently);
+                    }
+                    let host = current.host_str().unwrap_or_default().to_owned();
+                    let permit = match self.politeness.admit(&host, self.max_pause_wait).await {
+                        Ok(permit) => permit,
+                        Err(Refusal::Paused { host, until }) => {
+                            let error = FetchError::HostPaused {
+                                url: current.to_string(),
+                                host,
+                                until,
+                            };
+                            return (Err(error), moved_permanently);
+                        }
+                    };
+                    let hop = self.request(&current, validators, extra_headers).await;
+                    drop(permit);
+                    if let Ok(HopOutcome::Final(Outcome::Status {
+                        status: 429 | 503,
+                        retry_after,
+                    })) = &hop.outcome
+                    {
+                        self.politeness.pause(&host, retry_after.as_deref(), Utc::now());
+                    }
+                    hop
+                }
                 "file" => self.read_file(&current, validators).await,
                 _ => HopResult::failed(
                     &current,
@@ -232,12 +328,41 @@ impl Fetcher {
                 Ok(HopOutcome::Final(outcome)) => Ok(outcome),
                 Err(e) => Err(e),
             };
-            return FetchResult {
-                attempts,
-                moved_permanently,
-                outcome,
-            };
+            return (outcome, moved_permanently);
         }
+    }
+
+    /// Whether robots.txt of `url`'s origin allows it, fetching robots.txt (once per origin
+    /// and day, through the same politeness) when needed.
+    async fn robots_allow(
+        &self,
+        url: &Url,
+        extra_headers: &[(String, String)],
+        attempts: &mut Vec<Attempt>,
+    ) -> bool {
+        let slot = self.politeness.robots_slot(&url.origin().ascii_serialization());
+        let mut robots = slot.lock().await;
+        if robots.needs_fetch() {
+            let body = match url.join("/robots.txt") {
+                Ok(robots_url) => {
+                    let fetched = Box::pin(self.fetch_hops(
+                        &robots_url,
+                        &Validators::default(),
+                        extra_headers,
+                        false,
+                        attempts,
+                    ))
+                    .await;
+                    match fetched.0 {
+                        Ok(Outcome::Body(body)) => Some(body.bytes),
+                        _ => None,
+                    }
+                }
+                Err(_) => None,
+            };
+            robots.store(body.as_deref());
+        }
+        robots.allows(url.as_str())
     }
 
     async fn request(

@@ -1,18 +1,24 @@
 //! feedcrawler: keeps a SQLite database of financial news up to date.
 //!
-//! The modules follow the data: [`config`] → [`fetch`] → [`charset`] →
-//! [`sources`] (parse by source type) → [`normalize`] → [`dedup`] / [`merge`] →
-//! [`store`]. [`crawl`] wires them together for one pass over the sources.
+//! The modules follow the data: [`config`] → [`scheduler`] → [`politeness`] / [`fetch`] →
+//! [`charset`] → [`sources`] (parse by source type) → [`normalize`] → [`dedup`] / [`merge`]
+//! → [`store`]. [`crawl`] wires them together for one poll and for `once`; [`daemon`] runs
+//! polls on the schedule, with [`service`] (signals, systemd) and [`metrics`] around it.
 //! This crate holds no command-line code; `main.rs` does.
 
 pub mod charset;
 pub mod config;
 pub mod crawl;
+pub mod daemon;
 pub mod dates;
 pub mod dedup;
 pub mod fetch;
 pub mod merge;
+pub mod metrics;
 pub mod normalize;
+pub mod politeness;
+pub mod scheduler;
+pub mod service;
 pub mod sources;
 pub mod store;
 

@@ -3,6 +3,7 @@
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
@@ -37,6 +38,15 @@ enum LogFormatArg {
 
 #[derive(Subcommand)]
 enum Command {
+    /// The daemon: poll every enabled source on its schedule until SIGTERM/SIGINT
+    /// (graceful); SIGHUP reloads the config.
+    Run,
+    /// Queue share links; the running daemon picks them up.
+    AddLink {
+        /// Article share links, e.g. http://…/NewsShare.html?infoCode=NW202204192348095567
+        #[arg(required = true)]
+        urls: Vec<String>,
+    },
     /// Poll every enabled source once, wait for all of it, then exit (1 if any source failed).
     Once,
     /// Validate the config and print the resolved sources (exit 2 on any error).
@@ -107,6 +117,26 @@ fn run(command: Command, config: &Config) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Once => once(config, database),
+        Command::Run => run_daemon(config, database),
+        Command::AddLink { urls } => {
+            let mut links = Vec::with_capacity(urls.len());
+            for raw in urls {
+                let url = url::Url::parse(raw.trim()).with_context(|| format!("not a URL: {raw}"))?;
+                if !matches!(url.scheme(), "http" | "https") {
+                    anyhow::bail!("not an http(s) URL: {raw}");
+                }
+                let info_code =
+                    feedcrawler::dedup::info_code_in(&config.dedup, url.as_str()).map(|m| m.info_code);
+                links.push((url.to_string(), info_code));
+            }
+            let added = store::add_share_links(database, &links)?;
+            println!(
+                "{added} of {} links queued ({} already known)",
+                links.len(),
+                links.len() - added
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Sources => {
             print_sources(&Reader::open(database)?)?;
             Ok(ExitCode::SUCCESS)
@@ -125,12 +155,30 @@ fn run(command: Command, config: &Config) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn once(config: &Config, database: &Path) -> anyhow::Result<ExitCode> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .context("cannot start the async runtime")?;
-    let store = Store::open(database)?;
+        .context("cannot start the async runtime")
+}
+
+fn run_daemon(config: &Config, database: &Path) -> anyhow::Result<ExitCode> {
+    let runtime = runtime()?;
+    let store = Arc::new(Store::open(database)?);
+    runtime.block_on(async {
+        let control = feedcrawler::service::signals().context("cannot install signal handlers")?;
+        feedcrawler::daemon::run(config.path.clone(), config.clone(), store, control).await?;
+        anyhow::Ok(())
+    })?;
+    // Dropping the runtime ends the remaining helper tasks; the store's writer has
+    // committed everything queued once its last handle is gone.
+    drop(runtime);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn once(config: &Config, database: &Path) -> anyhow::Result<ExitCode> {
+    let runtime = runtime()?;
+    let store = Arc::new(Store::open(database)?);
     let progress = if std::io::stderr().is_terminal() {
         let bar = ProgressBar::new(0);
         bar.set_style(
@@ -141,9 +189,9 @@ fn once(config: &Config, database: &Path) -> anyhow::Result<ExitCode> {
     } else {
         ProgressBar::hidden()
     };
-    let report = runtime.block_on(feedcrawler::once(config, &store, &progress))?;
+    let report = runtime.block_on(feedcrawler::once(config, Arc::clone(&store), &progress))?;
     progress.finish_and_clear();
-    store.close();
+    drop(store);
     tracing::info!(
         sources = report.polled,
         not_modified = report.not_modified,

@@ -81,6 +81,9 @@ pub struct SourceSpec {
     pub url: Option<String>,
     /// `[[source]] enabled`.
     pub enabled: bool,
+    /// A fingerprint of the source's config entry: when it changes, what the crawler
+    /// learned about the source (validators, a moved URL, a 410) is forgotten.
+    pub config_hash: String,
 }
 
 /// A source's crawl state, as stored.
@@ -96,6 +99,12 @@ pub struct SourceState {
     pub next_poll_at: Option<DateTime<Utc>>,
     /// Failures in a row.
     pub consecutive_failures: u32,
+    /// The URL polled: the config's, or where a 301/308 moved it.
+    pub url: Option<String>,
+    /// Why the crawler disabled the source (a 410), until its config entry changes.
+    pub disabled_reason: Option<String>,
+    /// The interval last derived by the adaptive scheduler.
+    pub poll_interval: Option<std::time::Duration>,
 }
 
 /// How a source's poll ended, for its `sources` row.
@@ -111,6 +120,11 @@ pub enum SourceOutcome {
     },
     /// 304: nothing to do.
     NotModified,
+    /// 410: the source is gone; it is disabled until its config entry changes.
+    Gone {
+        /// The message, naming the URL.
+        error: String,
+    },
     /// The poll failed.
     Failed {
         /// The HTTP status, if one arrived.
@@ -135,6 +149,10 @@ pub struct FetchBatch {
     pub polled_at: DateTime<Utc>,
     /// When the source is next due.
     pub next_poll_at: Option<DateTime<Utc>>,
+    /// Where a 301/308 moved the source's URL.
+    pub moved_to: Option<String>,
+    /// The interval the scheduler now uses for the source (kept across restarts).
+    pub poll_interval: Option<std::time::Duration>,
 }
 
 /// What committing a batch did.
@@ -236,6 +254,13 @@ impl Drop for Store {
     fn drop(&mut self) {
         self.shutdown();
     }
+}
+
+/// Queues share links as `pending` (for `feedcrawler add-link`, from any process: the
+/// daemon's writer and this one take turns through SQLite's locking). Each link comes with
+/// its infoCode, if one was found. Returns how many were not queued before.
+pub fn add_share_links(path: &Path, links: &[(String, Option<String>)]) -> Result<usize, StoreError> {
+    sqlite::Writer::open(path)?.add_share_links(links)
 }
 
 /// Applies pending migrations and returns the schema version (for `feedcrawler migrate`).

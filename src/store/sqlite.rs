@@ -16,7 +16,10 @@ use crate::normalize::{Article, Content, MediaRank};
 use crate::sources::ContentRank;
 
 /// The numbered files of `migrations/`, in order; the schema version is their count.
-const MIGRATION_SQL: &[&str] = &[include_str!("../../migrations/0001_init.sql")];
+const MIGRATION_SQL: &[&str] = &[
+    include_str!("../../migrations/0001_init.sql"),
+    include_str!("../../migrations/0002_source_lifecycle.sql"),
+];
 
 static MIGRATIONS: LazyLock<Migrations<'static>> =
     LazyLock::new(|| Migrations::new(MIGRATION_SQL.iter().map(|sql| M::up(sql)).collect()));
@@ -89,6 +92,31 @@ impl Writer {
             path: path.to_owned(),
             conn,
         })
+    }
+
+    /// Queues share links (`url`, infoCode) as `pending`; a URL already queued is left as
+    /// it is. Returns how many were new.
+    pub(super) fn add_share_links(
+        &mut self,
+        links: &[(String, Option<String>)],
+    ) -> Result<usize, StoreError> {
+        let now = dates::format_utc(Utc::now());
+        let result = (|| {
+            let tx = self.conn.transaction()?;
+            let mut added = 0;
+            {
+                let mut insert = tx.prepare_cached(
+                    "INSERT INTO share_links (url, info_code, state, attempts, added_at)
+                     VALUES (?1, ?2, 'pending', 0, ?3) ON CONFLICT(url) DO NOTHING",
+                )?;
+                for (url, info_code) in links {
+                    added += insert.execute(params![url, info_code, now])?;
+                }
+            }
+            tx.commit()?;
+            Ok(added)
+        })();
+        result.map_err(|e| self.sqlite(e))
     }
 
     pub(super) fn schema_version(&self) -> usize {
@@ -175,19 +203,29 @@ impl Writer {
             tx.execute("UPDATE sources SET enabled = 0", [])?;
             let mut states = Vec::with_capacity(specs.len());
             {
+                // An unchanged config entry keeps what the crawler learned (validators, a URL
+                // moved by 301/308, a 410's disabling); a changed one starts afresh.
                 let mut upsert = tx.prepare_cached(
-                    "INSERT INTO sources (name, type, url, enabled) VALUES (?1, ?2, ?3, ?4)
+                    "INSERT INTO sources (name, type, url, enabled, config_hash) VALUES (?1, ?2, ?3, ?4, ?5)
                      ON CONFLICT(name) DO UPDATE SET
                         type = excluded.type,
-                        etag = CASE WHEN sources.url IS excluded.url THEN sources.etag END,
-                        last_modified = CASE WHEN sources.url IS excluded.url THEN sources.last_modified END,
-                        url = excluded.url,
-                        enabled = excluded.enabled
-                     RETURNING id, etag, last_modified, next_poll_at, consecutive_failures",
+                        etag = CASE WHEN sources.config_hash IS excluded.config_hash THEN sources.etag END,
+                        last_modified = CASE WHEN sources.config_hash IS excluded.config_hash
+                                        THEN sources.last_modified END,
+                        url = CASE WHEN sources.config_hash IS excluded.config_hash THEN sources.url
+                              ELSE excluded.url END,
+                        disabled_reason = CASE WHEN sources.config_hash IS excluded.config_hash
+                                          THEN sources.disabled_reason END,
+                        enabled = excluded.enabled AND (sources.config_hash IS NOT excluded.config_hash
+                                                        OR sources.disabled_reason IS NULL),
+                        config_hash = excluded.config_hash
+                     RETURNING id, etag, last_modified, next_poll_at, consecutive_failures, url,
+                               disabled_reason, poll_interval_secs",
                 )?;
                 for spec in specs {
-                    let state =
-                        upsert.query_row(params![spec.name, spec.kind, spec.url, spec.enabled], |r| {
+                    let state = upsert.query_row(
+                        params![spec.name, spec.kind, spec.url, spec.enabled, spec.config_hash],
+                        |r| {
                             Ok(SourceState {
                                 id: r.get(0)?,
                                 name: spec.name.clone(),
@@ -197,8 +235,14 @@ impl Writer {
                                 },
                                 next_poll_at: r.get::<_, Option<String>>(3)?.as_deref().and_then(parse_utc),
                                 consecutive_failures: r.get(4)?,
+                                url: r.get(5)?,
+                                disabled_reason: r.get(6)?,
+                                poll_interval: r
+                                    .get::<_, Option<i64>>(7)?
+                                    .map(|s| std::time::Duration::from_secs(s.max(0) as u64)),
                             })
-                        })?;
+                        },
+                    )?;
                     states.push(state);
                 }
             }
@@ -257,6 +301,14 @@ fn commit_batch(tx: &Transaction<'_>, batch: &FetchBatch, now: &str) -> rusqlite
     if let Some(source_id) = batch.source_id {
         let polled_at = dates::format_utc(batch.polled_at);
         let next_poll_at = batch.next_poll_at.map(dates::format_utc);
+        if let Some(moved_to) = &batch.moved_to {
+            tx.prepare_cached("UPDATE sources SET url = ?2 WHERE id = ?1")?
+                .execute(params![source_id, moved_to])?;
+        }
+        if let Some(interval) = batch.poll_interval {
+            tx.prepare_cached("UPDATE sources SET poll_interval_secs = ?2 WHERE id = ?1")?
+                .execute(params![source_id, interval.as_secs() as i64])?;
+        }
         match &batch.outcome {
             SourceOutcome::Fetched { status, validators } => {
                 tx.prepare_cached(
@@ -282,6 +334,15 @@ fn commit_batch(tx: &Transaction<'_>, batch: &FetchBatch, now: &str) -> rusqlite
                      WHERE id = ?1",
                 )?
                 .execute(params![source_id, polled_at, next_poll_at])?;
+            }
+            SourceOutcome::Gone { error } => {
+                tx.prepare_cached(
+                    "UPDATE sources SET last_polled_at = ?2, next_poll_at = NULL, last_status = 410,
+                        last_error = ?3, consecutive_failures = consecutive_failures + 1,
+                        enabled = 0, disabled_reason = ?3
+                     WHERE id = ?1",
+                )?
+                .execute(params![source_id, polled_at, error])?;
             }
             SourceOutcome::Failed { status, error } => {
                 tx.prepare_cached(
@@ -646,6 +707,18 @@ impl Reader {
             .collect()
         };
         query().map_err(|e| self.sqlite(e))
+    }
+
+    /// How many share links wait to be fetched.
+    pub fn pending_share_links(&self) -> Result<u64, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT count(*) FROM share_links WHERE state = 'pending'",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n.max(0) as u64)
+            .map_err(|e| self.sqlite(e))
     }
 
     /// Full-text search (FTS5 trigram syntax), newest first: `(published_at, title, url)`.

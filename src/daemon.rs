@@ -1,0 +1,347 @@
+//! `feedcrawler run`: every enabled source polled on its own schedule until told to stop.
+//!
+//! One loop owns the due-time queue: it sleeps until the earliest source is due, starts
+//! polls (bounded in number; each request further bounded by [`crate::politeness`]), takes
+//! their results to reschedule, reloads the config on SIGHUP, pets the systemd watchdog and
+//! notices share links queued by `add-link`. On SIGTERM it stops scheduling, gives polls in
+//! flight [`SHUTDOWN_GRACE`] to finish and commit, and returns.
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use tokio::sync::mpsc;
+use tokio::task::{Id, JoinSet};
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{Config, SourceConfig};
+use crate::crawl::{self, CrawlError, PollContext, PollReport};
+use crate::metrics::{self, Metrics, MetricsError};
+use crate::scheduler::{self, DueQueue};
+use crate::service::{self, Control};
+use crate::store::{Reader, SourceState, Store, StoreError};
+
+/// How long polls in flight may take to finish after SIGTERM.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+/// How often the loop does its housekeeping (watchdog, status, share-link queue) at most.
+const HOUSEKEEPING: Duration = Duration::from_secs(2);
+/// How often idle per-host limiter state is dropped.
+const FORGET_IDLE_HOSTS: Duration = Duration::from_secs(600);
+
+/// Why the daemon stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    /// Crawling could not go on (the database failed, the HTTP client could not be built).
+    #[error(transparent)]
+    Crawl(#[from] CrawlError),
+    /// The metrics endpoint could not start.
+    #[error(transparent)]
+    Metrics(#[from] MetricsError),
+}
+
+impl From<StoreError> for DaemonError {
+    fn from(e: StoreError) -> DaemonError {
+        DaemonError::Crawl(CrawlError::Store(e))
+    }
+}
+
+/// What a poll task hands back: the source's name and the poll's report.
+type PollOutput = (String, Result<PollReport, StoreError>);
+
+struct Daemon {
+    config_path: PathBuf,
+    context: PollContext,
+    reader: Option<Reader>,
+    sources: HashMap<String, Arc<SourceConfig>>,
+    states: HashMap<String, SourceState>,
+    queue: DueQueue,
+    polls: JoinSet<PollOutput>,
+    polling: HashMap<Id, String>,
+    metrics: Arc<Metrics>,
+    pending_share_links: u64,
+}
+
+/// Runs the daemon until `control` says stop (or closes). `config_path` is re-read on
+/// reload; `config` is its current content.
+pub async fn run(
+    config_path: PathBuf,
+    config: Config,
+    store: Arc<Store>,
+    mut control: mpsc::Receiver<Control>,
+) -> Result<(), DaemonError> {
+    let metrics = Metrics::new();
+    let metrics_shutdown = CancellationToken::new();
+    let metrics_server = match &config.metrics {
+        Some(m) => Some(
+            metrics::serve(m.listen, Arc::clone(&metrics), metrics_shutdown.clone())
+                .await?
+                .1,
+        ),
+        None => None,
+    };
+    let reader = Reader::open(&config.daemon.database)
+        .map_err(|e| tracing::warn!(error = %e, "cannot open a reader; share links will not be noticed"))
+        .ok();
+    let context = PollContext::new(
+        Arc::new(config),
+        store,
+        Some(Arc::clone(&metrics)),
+        Duration::ZERO,
+    )?;
+    let mut daemon = Daemon {
+        config_path,
+        context,
+        reader,
+        sources: HashMap::new(),
+        states: HashMap::new(),
+        queue: DueQueue::default(),
+        polls: JoinSet::new(),
+        polling: HashMap::new(),
+        metrics,
+        pending_share_links: 0,
+    };
+    daemon.apply_config().await?;
+    service::ready(&daemon.status_line());
+    tracing::info!(sources = daemon.queue.len(), "daemon started");
+
+    let result = daemon.main_loop(&mut control).await;
+    service::stopping();
+    daemon.drain().await;
+    metrics_shutdown.cancel();
+    if let Some(server) = metrics_server {
+        let _ = server.await;
+    }
+    tracing::info!("daemon stopped");
+    result
+}
+
+impl Daemon {
+    async fn main_loop(&mut self, control: &mut mpsc::Receiver<Control>) -> Result<(), DaemonError> {
+        let mut housekeeping =
+            tokio::time::interval(service::watchdog_interval().map_or(HOUSEKEEPING, |w| w.min(HOUSEKEEPING)));
+        housekeeping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut forget = tokio::time::interval(FORGET_IDLE_HOSTS);
+        let max_polls = self.context.config.http.concurrency.max(1) * 4;
+        loop {
+            let next_due = self.queue.next_due();
+            let wait = next_due
+                .map(|due| (due - Utc::now()).to_std().unwrap_or(Duration::ZERO))
+                .unwrap_or(Duration::from_secs(3600));
+            let can_start = self.polls.len() < max_polls;
+            tokio::select! {
+                biased;
+                message = control.recv() => match message {
+                    Some(Control::Reload) => self.reload().await?,
+                    Some(Control::Shutdown) | None => return Ok(()),
+                },
+                Some(joined) = self.polls.join_next_with_id(), if !self.polls.is_empty() => {
+                    self.finished(joined)?;
+                }
+                () = tokio::time::sleep(wait), if can_start && next_due.is_some() => {
+                    self.start_due(max_polls);
+                }
+                _ = housekeeping.tick() => self.housekeeping(),
+                _ = forget.tick() => self.context.fetcher.politeness().forget_idle(),
+            }
+        }
+    }
+
+    /// Syncs the config's sources into the database and (re)schedules them: stored
+    /// `next_poll_at` where there is one, new sources spread over their first interval.
+    async fn apply_config(&mut self) -> Result<(), DaemonError> {
+        let config = Arc::clone(&self.context.config);
+        let states = self
+            .context
+            .store
+            .sync_sources(crawl::source_specs(&config))
+            .await?;
+        let now = Utc::now();
+        let previous: HashSet<String> = self.sources.keys().cloned().collect();
+        self.sources = config
+            .sources
+            .iter()
+            .map(|s| (s.name.clone(), Arc::new(s.clone())))
+            .collect();
+        for name in previous.iter().filter(|n| !self.sources.contains_key(*n)) {
+            tracing::info!(source = %name, "source removed from the config; no longer polled");
+            self.queue.remove(name);
+        }
+        let new_sources: Vec<&SourceState> = states
+            .iter()
+            .filter(|s| s.next_poll_at.is_none() && s.disabled_reason.is_none())
+            .collect();
+        let mut new_index = HashMap::new();
+        for (i, state) in new_sources.iter().enumerate() {
+            new_index.insert(state.name.clone(), i);
+        }
+        let new_count = new_sources.len();
+        self.states.clear();
+        for state in states {
+            let Some(source) = self.sources.get(&state.name).cloned() else {
+                continue;
+            };
+            let name = state.name.clone();
+            if !source.enabled || state.disabled_reason.is_some() {
+                if let Some(reason) = &state.disabled_reason {
+                    tracing::warn!(source = %name, reason, "source disabled until its config entry changes");
+                }
+                self.queue.remove(&name);
+                self.states.insert(name, state);
+                continue;
+            }
+            let interval = scheduler::base_interval(&config, &source, state.poll_interval);
+            let due = match (state.next_poll_at, new_index.get(&name)) {
+                // A changed interval takes effect now rather than after the old one ran out.
+                (Some(stored), _) => {
+                    stored.min(now + chrono::Duration::from_std(interval).unwrap_or_default())
+                }
+                (None, Some(&i)) => scheduler::first_poll_at(now, interval, i, new_count),
+                (None, None) => now,
+            };
+            if !self.polling.values().any(|n| *n == name) {
+                self.queue.schedule(&name, due);
+            }
+            self.states.insert(name, state);
+        }
+        Ok(())
+    }
+
+    /// SIGHUP: re-read the config; keep the old one if the new one is invalid.
+    async fn reload(&mut self) -> Result<(), DaemonError> {
+        service::reloading(false);
+        match Config::load(&self.config_path) {
+            Ok(config) => {
+                for warning in &config.warnings {
+                    tracing::warn!("{warning}");
+                }
+                if config.metrics.as_ref().map(|m| m.listen)
+                    != self.context.config.metrics.as_ref().map(|m| m.listen)
+                {
+                    tracing::warn!("[metrics] changes take effect at the next restart");
+                }
+                self.context = PollContext::new(
+                    Arc::new(config),
+                    Arc::clone(&self.context.store),
+                    Some(Arc::clone(&self.metrics)),
+                    Duration::ZERO,
+                )?;
+                self.apply_config().await?;
+                tracing::info!(sources = self.queue.len(), "config reloaded");
+            }
+            Err(e) => tracing::error!(error = %e, "config reload failed; keeping the running config"),
+        }
+        service::reloading(true);
+        Ok(())
+    }
+
+    fn start_due(&mut self, max_polls: usize) {
+        let now = Utc::now();
+        while self.polls.len() < max_polls {
+            let Some(name) = self.queue.pop_due(now) else {
+                break;
+            };
+            let (Some(source), Some(state)) =
+                (self.sources.get(&name).cloned(), self.states.get(&name).cloned())
+            else {
+                continue;
+            };
+            let context = self.context.clone();
+            let task_name = name.clone();
+            let handle = self.polls.spawn(async move {
+                let result = crawl::poll_source(&context, &source, &state).await;
+                (task_name, result)
+            });
+            self.polling.insert(handle.id(), name);
+        }
+    }
+
+    fn finished(
+        &mut self,
+        joined: Result<(Id, PollOutput), tokio::task::JoinError>,
+    ) -> Result<(), DaemonError> {
+        match joined {
+            Ok((id, (name, result))) => {
+                self.polling.remove(&id);
+                let report = result?;
+                let next = report.state.next_poll_at;
+                self.states.insert(name.clone(), report.state);
+                // A source removed or disabled while it was being polled is not rescheduled.
+                let active = self.sources.get(&name).is_some_and(|s| s.enabled);
+                if let (true, Some(next)) = (active, next) {
+                    self.queue.schedule(&name, next);
+                }
+            }
+            Err(e) => {
+                // A panicking poll must not stop the daemon; the source tries again later.
+                let name = self.polling.remove(&e.id());
+                tracing::error!(source = ?name, error = %e, "poll task failed");
+                if let Some(name) = name
+                    && let Some(source) = self.sources.get(&name)
+                {
+                    let interval = self.context.config.source_interval(source);
+                    self.queue.schedule(
+                        &name,
+                        Utc::now() + chrono::Duration::from_std(interval).unwrap_or_default(),
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn housekeeping(&mut self) {
+        service::watchdog();
+        self.metrics.set_schedule(
+            self.queue.len() + self.polls.len(),
+            self.queue.next_due(),
+            self.sources.values().filter(|s| s.enabled).count(),
+        );
+        if let Some(reader) = &self.reader {
+            match reader.pending_share_links() {
+                Ok(pending) if pending != self.pending_share_links => {
+                    if pending > self.pending_share_links {
+                        tracing::info!(pending, "share links queued");
+                    }
+                    self.pending_share_links = pending;
+                }
+                Ok(_) => {}
+                Err(e) => tracing::debug!(error = %e, "cannot count pending share links"),
+            }
+        }
+        service::status(&self.status_line());
+    }
+
+    fn status_line(&self) -> String {
+        let mut line = self.metrics.status_line();
+        if self.pending_share_links > 0 {
+            line.push_str(&format!(", {} share links pending", self.pending_share_links));
+        }
+        line
+    }
+
+    /// Lets polls in flight finish (and commit) for up to [`SHUTDOWN_GRACE`], then drops
+    /// the rest: a dropped poll either committed whole or not at all.
+    async fn drain(&mut self) {
+        if self.polls.is_empty() {
+            return;
+        }
+        tracing::info!(in_flight = self.polls.len(), "waiting for polls in flight");
+        let finished = tokio::time::timeout(SHUTDOWN_GRACE, async {
+            while let Some(joined) = self.polls.join_next_with_id().await {
+                if let Err(e) = self.finished(joined) {
+                    tracing::error!(error = %e, "poll failed during shutdown");
+                }
+            }
+        })
+        .await;
+        if finished.is_err() {
+            tracing::warn!(
+                dropped = self.polls.len(),
+                "shutdown grace over; dropping polls in flight"
+            );
+            self.polls.shutdown().await;
+        }
+    }
+}
