@@ -37,6 +37,18 @@ pub fn info_code_in(config: &DedupConfig, text: &str) -> Option<InfoCodeMatch> {
     })
 }
 
+/// An infoCode stated outright (a JSON `code` field): `NW…` kept, a bare 18-digit id
+/// prefixed with `bare_id_prefix`; anything else is not an infoCode.
+pub fn normalize_info_code(config: &DedupConfig, code: &str) -> Option<String> {
+    let code = code.trim();
+    let bytes = code.as_bytes();
+    if bytes.len() == 18 && bytes.iter().all(u8::is_ascii_digit) {
+        return Some(format!("{}{code}", config.bare_id_prefix));
+    }
+    (bytes.len() == 20 && bytes[..2].iter().all(u8::is_ascii_uppercase) && bytes[2..].iter().all(u8::is_ascii_digit))
+        .then(|| code.to_owned())
+}
+
 /// The infoCode of an item: patterns on the guid, then the link, then the share link.
 pub fn info_code_of(
     config: &DedupConfig,

@@ -12,6 +12,7 @@ pub mod crawl;
 pub mod daemon;
 pub mod dates;
 pub mod dedup;
+pub mod extract;
 pub mod fetch;
 pub mod merge;
 pub mod metrics;

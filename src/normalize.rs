@@ -14,30 +14,8 @@ use sha2::{Digest, Sha256};
 use crate::config::DedupConfig;
 use crate::dates::{self, ParsedDate};
 use crate::dedup;
+pub use crate::sources::MediaRank;
 use crate::sources::{ContentRank, Entry};
-
-/// Where an article's outlet name came from; a higher rank wins (CONTRACT §6 *Media*).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum MediaRank {
-    /// A JSON `media` field, a feed's author or source element.
-    Field = 1,
-    /// An article page's `来源：` line.
-    Page = 2,
-    /// The `（文章来源：X）` line of the stored content.
-    ContentLine = 3,
-}
-
-impl MediaRank {
-    /// The rank for a stored integer.
-    pub fn from_i64(value: i64) -> Option<MediaRank> {
-        match value {
-            1 => Some(MediaRank::Field),
-            2 => Some(MediaRank::Page),
-            3 => Some(MediaRank::ContentLine),
-            _ => None,
-        }
-    }
-}
 
 /// An article's body in the forms the database keeps.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -136,7 +114,8 @@ pub fn normalize(entry: Entry, source: &SourceContext<'_>) -> Option<Article> {
         None => (None, None),
     };
     let guid = entry.guid.as_deref().map(str::trim).filter(|g| !g.is_empty());
-    let info_code = dedup::info_code_of(source.dedup, guid, link, share_url.as_deref());
+    let stated_code = entry.info_code.as_deref().and_then(|c| dedup::normalize_info_code(source.dedup, c));
+    let info_code = stated_code.or_else(|| dedup::info_code_of(source.dedup, guid, link, share_url.as_deref()));
     let published_utc = entry.published.map(|p| dates::format_utc(p.utc));
     let dedup_key = dedup::dedup_key(
         info_code.as_deref(),
@@ -154,11 +133,10 @@ pub fn normalize(entry: Entry, source: &SourceContext<'_>) -> Option<Article> {
         .or_else(|| {
             entry
                 .media
-                .as_deref()
-                .or(entry.author.as_deref())
-                .map(normalize_media)
-                .filter(|m| !m.is_empty())
-                .map(|m| (m, MediaRank::Field))
+                .as_ref()
+                .map(|(m, rank)| (normalize_media(m), *rank))
+                .or_else(|| entry.author.as_deref().map(|a| (normalize_media(a), MediaRank::Field)))
+                .filter(|(m, _)| !m.is_empty())
         });
 
     let mut tags: Vec<String> = Vec::with_capacity(source.tags.len() + entry.categories.len());

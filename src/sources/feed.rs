@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
-use super::{ContentRank, Entry};
+use super::{ContentRank, Entry, MediaRank};
 use crate::charset;
 use crate::dates::{self, ParsedDate};
 
@@ -88,6 +88,7 @@ pub fn parse(
                 .filter(|l| !l.is_empty());
             Entry {
                 guid: Some(e.id).filter(|id| !id.trim().is_empty()),
+                info_code: None,
                 link,
                 title: e.title.map(|t| t.content),
                 published,
@@ -97,7 +98,7 @@ pub fn parse(
                     .first()
                     .and_then(|p| p.name.clone())
                     .filter(|n| !n.trim().is_empty()),
-                media: e.source.filter(|s| !s.trim().is_empty()),
+                media: e.source.filter(|s| !s.trim().is_empty()).map(|s| (s, MediaRank::Field)),
                 summary: e.summary.map(|s| s.content).filter(|s| !s.trim().is_empty()),
                 content,
                 categories: e

@@ -6,6 +6,8 @@
 //! normalizes, deduplicates or does I/O.
 
 pub mod feed;
+pub mod html_list;
+pub mod json;
 
 use crate::dates::ParsedDate;
 
@@ -40,11 +42,37 @@ impl ContentRank {
     }
 }
 
+/// Where an article's outlet name came from; a higher rank wins (CONTRACT §6 *Media*).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum MediaRank {
+    /// A JSON `media` field, a feed's author or source element.
+    Field = 1,
+    /// An article page's `来源：` line.
+    Page = 2,
+    /// The `（文章来源：X）` line of the stored content.
+    ContentLine = 3,
+}
+
+impl MediaRank {
+    /// The rank for a stored integer.
+    pub fn from_i64(value: i64) -> Option<MediaRank> {
+        match value {
+            1 => Some(MediaRank::Field),
+            2 => Some(MediaRank::Page),
+            3 => Some(MediaRank::ContentLine),
+            _ => None,
+        }
+    }
+}
+
 /// One item as a source delivered it, before normalization.
 #[derive(Clone, Debug, Default)]
 pub struct Entry {
     /// The item's id/guid, only when the document carried one (never generated).
     pub guid: Option<String>,
+    /// An infoCode the source states outright (a JSON `code` field): `NW…` or the bare 18
+    /// digits. Identifiers matched by the `[dedup]` patterns need not be put here.
+    pub info_code: Option<String>,
     /// The item's link, absolute.
     pub link: Option<String>,
     /// The title as written (may hold entities or markup).
@@ -55,8 +83,9 @@ pub struct Entry {
     pub updated: Option<ParsedDate>,
     /// The author's name.
     pub author: Option<String>,
-    /// An explicit outlet field (a JSON `media` field, a feed's source element).
-    pub media: Option<String>,
+    /// An explicit outlet name and where it came from (a JSON `media` field or a feed's
+    /// source element: [`MediaRank::Field`]; a page's `来源：` line: [`MediaRank::Page`]).
+    pub media: Option<(String, MediaRank)>,
     /// The summary, HTML or text.
     pub summary: Option<String>,
     /// The body, HTML, with its rank.
