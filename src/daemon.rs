@@ -21,6 +21,7 @@ use crate::crawl::{self, CrawlError, PollContext, PollReport};
 use crate::metrics::{self, Metrics, MetricsError};
 use crate::scheduler::{self, DueQueue};
 use crate::service::{self, Control};
+use crate::share::{self, ShareRound};
 use crate::store::{Reader, SourceState, Store, StoreError};
 
 /// How long polls in flight may take to finish after SIGTERM.
@@ -61,6 +62,10 @@ struct Daemon {
     polling: HashMap<Id, String>,
     metrics: Arc<Metrics>,
     pending_share_links: u64,
+    /// The task working the share-link queue, while it runs.
+    share_worker: Option<tokio::task::JoinHandle<Result<ShareRound, StoreError>>>,
+    /// Cancelled at shutdown: requests not yet sent are not sent.
+    requests_stop: CancellationToken,
 }
 
 /// Runs the daemon until `control` says stop (or closes). `config_path` is re-read on
@@ -84,11 +89,13 @@ pub async fn run(
     let reader = Reader::open(&config.daemon.database)
         .map_err(|e| tracing::warn!(error = %e, "cannot open a reader; share links will not be noticed"))
         .ok();
+    let requests_stop = CancellationToken::new();
     let context = PollContext::new(
         Arc::new(config),
         store,
         Some(Arc::clone(&metrics)),
         Duration::ZERO,
+        requests_stop.clone(),
     )?;
     let mut daemon = Daemon {
         config_path,
@@ -101,6 +108,8 @@ pub async fn run(
         polling: HashMap::new(),
         metrics,
         pending_share_links: 0,
+        share_worker: None,
+        requests_stop: requests_stop.clone(),
     };
     daemon.apply_config().await?;
     service::ready(&daemon.status_line());
@@ -108,6 +117,7 @@ pub async fn run(
 
     let result = daemon.main_loop(&mut control).await;
     service::stopping();
+    requests_stop.cancel();
     daemon.drain().await;
     metrics_shutdown.cancel();
     if let Some(server) = metrics_server {
@@ -226,6 +236,7 @@ impl Daemon {
                     Arc::clone(&self.context.store),
                     Some(Arc::clone(&self.metrics)),
                     Duration::ZERO,
+                    self.requests_stop.clone(),
                 )?;
                 self.apply_config().await?;
                 tracing::info!(sources = self.queue.len(), "config reloaded");
@@ -310,7 +321,27 @@ impl Daemon {
                 Err(e) => tracing::debug!(error = %e, "cannot count pending share links"),
             }
         }
+        self.work_share_links();
         service::status(&self.status_line());
+    }
+
+    /// Keeps one task working the share-link queue (new links, retries, rechecks): started
+    /// again at the next housekeeping tick after it runs out of due links.
+    fn work_share_links(&mut self) {
+        if let Some(worker) = &self.share_worker {
+            if !worker.is_finished() {
+                return;
+            }
+            if let Some(worker) = self.share_worker.take()
+                && let Some(Ok(Err(e))) = futures_util::FutureExt::now_or_never(worker)
+            {
+                tracing::error!(error = %e, "share-link worker failed");
+            }
+        }
+        let context = self.context.clone();
+        self.share_worker = Some(tokio::spawn(
+            async move { share::process_due(&context, false).await },
+        ));
     }
 
     fn status_line(&self) -> String {
@@ -324,6 +355,11 @@ impl Daemon {
     /// Lets polls in flight finish (and commit) for up to [`SHUTDOWN_GRACE`], then drops
     /// the rest: a dropped poll either committed whole or not at all.
     async fn drain(&mut self) {
+        if let Some(worker) = self.share_worker.take() {
+            // Links in progress are retried after the restart: their state is unchanged.
+            worker.abort();
+            let _ = worker.await;
+        }
         if self.polls.is_empty() {
             return;
         }

@@ -45,8 +45,10 @@ pub fn normalize_info_code(config: &DedupConfig, code: &str) -> Option<String> {
     if bytes.len() == 18 && bytes.iter().all(u8::is_ascii_digit) {
         return Some(format!("{}{code}", config.bare_id_prefix));
     }
-    (bytes.len() == 20 && bytes[..2].iter().all(u8::is_ascii_uppercase) && bytes[2..].iter().all(u8::is_ascii_digit))
-        .then(|| code.to_owned())
+    (bytes.len() == 20
+        && bytes[..2].iter().all(u8::is_ascii_uppercase)
+        && bytes[2..].iter().all(u8::is_ascii_digit))
+    .then(|| code.to_owned())
 }
 
 /// The infoCode of an item: patterns on the guid, then the link, then the share link.

@@ -91,6 +91,12 @@ pub enum FetchError {
         /// When the pause ends.
         until: DateTime<Utc>,
     },
+    /// The crawler is shutting down; the request was not sent.
+    #[error("not requesting {url}: shutting down")]
+    ShuttingDown {
+        /// The URL.
+        url: String,
+    },
     /// The HTTP client could not be built (bad user agent or header value in the config).
     #[error("cannot build the HTTP client: {0}")]
     Client(String),
@@ -226,6 +232,12 @@ impl Fetcher {
         }
     }
 
+    /// Whether a request to a paused host is refused at once (the daemon: it polls again
+    /// when the pause ends) rather than waiting for a short pause (`once`).
+    pub fn defers_paused_hosts(&self) -> bool {
+        self.max_pause_wait.is_zero()
+    }
+
     /// The politeness layer in use.
     pub fn politeness(&self) -> &Politeness {
         &self.politeness
@@ -273,6 +285,12 @@ impl Fetcher {
                                 url: current.to_string(),
                                 host,
                                 until,
+                            };
+                            return (Err(error), moved_permanently);
+                        }
+                        Err(Refusal::ShuttingDown) => {
+                            let error = FetchError::ShuttingDown {
+                                url: current.to_string(),
                             };
                             return (Err(error), moved_permanently);
                         }

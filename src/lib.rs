@@ -17,9 +17,11 @@ pub mod fetch;
 pub mod merge;
 pub mod metrics;
 pub mod normalize;
+pub mod pages;
 pub mod politeness;
 pub mod scheduler;
 pub mod service;
+pub mod share;
 pub mod sources;
 pub mod store;
 

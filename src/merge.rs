@@ -24,7 +24,8 @@ pub fn merge(stored: &mut Article, incoming: &Article) -> MergeEffect {
             None => true,
             Some(old) => {
                 new.rank > old.rank
-                    || (new.rank == old.rank && new.text.chars().count() > old.text.chars().count())
+                    || (new.rank == old.rank
+                        && (incoming.replaces_content || new.text.chars().count() > old.text.chars().count()))
             }
         };
         if replace {
@@ -147,6 +148,7 @@ mod tests {
             language: None,
             entry_guid: None,
             entry_url: None,
+            replaces_content: false,
         }
     }
 

@@ -65,6 +65,10 @@ pub struct Article {
     pub entry_guid: Option<String>,
     /// The entry's link in this source (for `sightings`).
     pub entry_url: Option<String>,
+    /// A re-read of the page that served the stored content (a `[share] recheck`): its
+    /// content replaces the stored one of the same rank even when shorter, since
+    /// publishers' corrections can shorten a text.
+    pub replaces_content: bool,
 }
 
 /// What normalization needs to know about the source an entry came from.
@@ -114,8 +118,12 @@ pub fn normalize(entry: Entry, source: &SourceContext<'_>) -> Option<Article> {
         None => (None, None),
     };
     let guid = entry.guid.as_deref().map(str::trim).filter(|g| !g.is_empty());
-    let stated_code = entry.info_code.as_deref().and_then(|c| dedup::normalize_info_code(source.dedup, c));
-    let info_code = stated_code.or_else(|| dedup::info_code_of(source.dedup, guid, link, share_url.as_deref()));
+    let stated_code = entry
+        .info_code
+        .as_deref()
+        .and_then(|c| dedup::normalize_info_code(source.dedup, c));
+    let info_code =
+        stated_code.or_else(|| dedup::info_code_of(source.dedup, guid, link, share_url.as_deref()));
     let published_utc = entry.published.map(|p| dates::format_utc(p.utc));
     let dedup_key = dedup::dedup_key(
         info_code.as_deref(),
@@ -135,7 +143,12 @@ pub fn normalize(entry: Entry, source: &SourceContext<'_>) -> Option<Article> {
                 .media
                 .as_ref()
                 .map(|(m, rank)| (normalize_media(m), *rank))
-                .or_else(|| entry.author.as_deref().map(|a| (normalize_media(a), MediaRank::Field)))
+                .or_else(|| {
+                    entry
+                        .author
+                        .as_deref()
+                        .map(|a| (normalize_media(a), MediaRank::Field))
+                })
                 .filter(|(m, _)| !m.is_empty())
         });
 
@@ -167,6 +180,7 @@ pub fn normalize(entry: Entry, source: &SourceContext<'_>) -> Option<Article> {
         language: entry.language,
         entry_guid: guid.map(str::to_owned),
         entry_url: link.map(str::to_owned),
+        replaces_content: false,
     })
 }
 

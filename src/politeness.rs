@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, Rate};
 
@@ -34,6 +35,8 @@ pub enum Refusal {
         /// When the pause ends.
         until: DateTime<Utc>,
     },
+    /// The process is shutting down: no new requests.
+    ShuttingDown,
 }
 
 #[derive(Clone, Copy)]
@@ -61,6 +64,10 @@ pub struct Politeness {
     default_limiter: DefaultKeyedRateLimiter<String>,
     override_limiters: Vec<(String, DefaultKeyedRateLimiter<String>)>,
     pauses: Mutex<HashMap<String, Pause>>,
+    /// Requests to one host queue for its tokens in arrival order, so that a busy host
+    /// serves its sources in turn instead of whichever waiter wakes first.
+    turns: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    shutdown: CancellationToken,
     robots: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Option<RobotsEntry>>>>>,
     in_flight: Arc<Semaphore>,
     respect_robots: bool,
@@ -77,8 +84,9 @@ fn quota(rate: Rate, burst: u32) -> Quota {
 }
 
 impl Politeness {
-    /// Builds the limiters from `[rate_limit]`, `[[host]]` and `[http]`.
-    pub fn new(config: &Config) -> Politeness {
+    /// Builds the limiters from `[rate_limit]`, `[[host]]` and `[http]`. Once `shutdown` is
+    /// cancelled, no request is admitted any more.
+    pub fn new(config: &Config, shutdown: CancellationToken) -> Politeness {
         let default_limiter = RateLimiter::keyed(quota(config.rate_limit.per_host, config.rate_limit.burst));
         let override_limiters = config
             .hosts
@@ -103,6 +111,8 @@ impl Politeness {
             default_limiter,
             override_limiters,
             pauses: Mutex::default(),
+            turns: Mutex::default(),
+            shutdown,
             robots: Mutex::default(),
             in_flight: Arc::new(Semaphore::new(config.http.concurrency.max(1))),
             respect_robots: config.http.respect_robots,
@@ -114,6 +124,22 @@ impl Politeness {
     /// `max_pause_wait`; otherwise refused), then a token from its limiter, then a slot
     /// among the requests in flight. Hold the permit until the response body is read.
     pub async fn admit(&self, host: &str, max_pause_wait: Duration) -> Result<OwnedSemaphorePermit, Refusal> {
+        tokio::select! {
+            biased;
+            () = self.shutdown.cancelled() => Err(Refusal::ShuttingDown),
+            admitted = self.wait_turn(host, max_pause_wait) => admitted,
+        }
+    }
+
+    async fn wait_turn(&self, host: &str, max_pause_wait: Duration) -> Result<OwnedSemaphorePermit, Refusal> {
+        let turn = Arc::clone(
+            self.turns
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .entry(host.to_owned())
+                .or_default(),
+        );
+        let my_turn = turn.lock().await;
         loop {
             if let Some(pause) = self.pause_of(host) {
                 let now = Instant::now();
@@ -132,13 +158,11 @@ impl Politeness {
             if self.pause_of(host).is_some_and(|p| p.until > Instant::now()) {
                 continue;
             }
+            drop(my_turn);
             return Arc::clone(&self.in_flight)
                 .acquire_owned()
                 .await
-                .map_err(|_| Refusal::Paused {
-                    host: host.to_owned(),
-                    until: Utc::now(),
-                });
+                .map_err(|_| Refusal::ShuttingDown);
         }
     }
 
@@ -220,6 +244,10 @@ impl Politeness {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .retain(|_, p| p.until > Instant::now());
+        self.turns
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .retain(|_, turn| Arc::strong_count(turn) > 1);
     }
 }
 
@@ -313,7 +341,7 @@ mod tests {
     #[tokio::test]
     async fn a_pause_refuses_requests_that_cannot_wait() {
         let config = Config::parse("", std::path::Path::new("t.toml")).expect("empty config is valid");
-        let politeness = Politeness::new(&config);
+        let politeness = Politeness::new(&config, CancellationToken::new());
         let until = politeness.pause("example.org", Some("120"), Utc::now());
         assert_eq!(
             politeness
@@ -331,7 +359,7 @@ mod tests {
     #[tokio::test]
     async fn robots_rules_are_cached_per_origin() {
         let config = Config::parse("", std::path::Path::new("t.toml")).expect("empty config is valid");
-        let politeness = Politeness::new(&config);
+        let politeness = Politeness::new(&config, CancellationToken::new());
         let slot = politeness.robots_slot("http://example.org");
         let mut guard = slot.lock().await;
         assert!(guard.needs_fetch());

@@ -199,7 +199,6 @@ fn reference_article_fts_and_sources_counts() {
 /// neither allowed nor a source host and no `resolve` template exists, it is
 /// `skipped` and never requested (CONTRACT §2 `[share]`, §6 "Share links").
 #[test]
-#[ignore = "the share link queue arrives with issue 5 (share links and article pages)"]
 fn reference_share_link_is_recorded_not_fetched() {
     let c = crawl_both(true);
     let _diag = c.out.on_panic();

@@ -98,7 +98,10 @@ pub fn parse(
                     .first()
                     .and_then(|p| p.name.clone())
                     .filter(|n| !n.trim().is_empty()),
-                media: e.source.filter(|s| !s.trim().is_empty()).map(|s| (s, MediaRank::Field)),
+                media: e
+                    .source
+                    .filter(|s| !s.trim().is_empty())
+                    .map(|s| (s, MediaRank::Field)),
                 summary: e.summary.map(|s| s.content).filter(|s| !s.trim().is_empty()),
                 content,
                 categories: e

@@ -9,6 +9,7 @@
 
 mod sqlite;
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::thread::JoinHandle;
 
@@ -120,6 +121,14 @@ pub enum SourceOutcome {
     },
     /// 304: nothing to do.
     NotModified,
+    /// Polled without a request of its own (a `share_links` source queued its links).
+    Listed,
+    /// Not polled: the host asked for a pause (429/503) that ends at `until`; the source
+    /// is due again then, without counting a failure.
+    Deferred {
+        /// When the host's pause ends.
+        until: DateTime<Utc>,
+    },
     /// 410: the source is gone; it is disabled until its config entry changes.
     Gone {
         /// The message, naming the URL.
@@ -143,8 +152,13 @@ pub struct FetchBatch {
     pub attempts: Vec<Attempt>,
     /// Normalized copies of articles, in document order.
     pub articles: Vec<Article>,
-    /// How the poll ended.
-    pub outcome: SourceOutcome,
+    /// How the poll ended; None for work outside a source's poll (share links), which
+    /// leaves the `sources` row alone.
+    pub outcome: Option<SourceOutcome>,
+    /// Share links found, to queue (a link already queued is left as it is).
+    pub queue_links: Vec<NewShareLink>,
+    /// Share links processed.
+    pub share_links: Vec<ShareLinkUpdate>,
     /// When the poll happened.
     pub polled_at: DateTime<Utc>,
     /// When the source is next due.
@@ -153,6 +167,87 @@ pub struct FetchBatch {
     pub moved_to: Option<String>,
     /// The interval the scheduler now uses for the source (kept across restarts).
     pub poll_interval: Option<std::time::Duration>,
+}
+
+/// The states of a share link (CONTRACT §3 `share_links.state`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ShareState {
+    /// Waiting to be fetched (or retried).
+    Pending,
+    /// Its article is stored.
+    Done,
+    /// No candidate served an article after every attempt.
+    Failed,
+    /// Never requested: no candidate may be fetched.
+    Skipped,
+}
+
+impl ShareState {
+    /// The stored spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ShareState::Pending => "pending",
+            ShareState::Done => "done",
+            ShareState::Failed => "failed",
+            ShareState::Skipped => "skipped",
+        }
+    }
+}
+
+/// A share link to queue.
+#[derive(Clone, Debug)]
+pub struct NewShareLink {
+    /// The link as given.
+    pub url: String,
+    /// Its infoCode.
+    pub info_code: Option<String>,
+    /// The source that listed or discovered it.
+    pub source_id: Option<i64>,
+    /// `Pending`, or `Skipped` for a discovered link that may not be fetched.
+    pub state: ShareState,
+    /// Why it was skipped.
+    pub reason: Option<String>,
+}
+
+/// A share link due for work.
+#[derive(Clone, Debug)]
+pub struct ShareLinkJob {
+    /// The link.
+    pub url: String,
+    /// Its infoCode.
+    pub info_code: Option<String>,
+    /// The source that listed or discovered it (for the sighting).
+    pub source_id: Option<i64>,
+    /// Attempts made so far.
+    pub attempts: u32,
+    /// For a `done` link due for a `[share] recheck`: the page that served it.
+    pub recheck_page: Option<String>,
+    /// Rechecks done so far.
+    pub rechecks: u32,
+}
+
+/// How working on a share link ended.
+#[derive(Clone, Debug)]
+pub struct ShareLinkUpdate {
+    /// The link.
+    pub url: String,
+    /// Its new state.
+    pub state: ShareState,
+    /// One more attempt was made (a request was sent).
+    pub attempted: bool,
+    /// What went wrong, or why it was skipped.
+    pub error: Option<String>,
+    /// When to try again (pending links).
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    /// The page that served the article.
+    pub page_url: Option<String>,
+    /// The article's `dedup_key`, once it is stored.
+    pub article_key: Option<String>,
+    /// Without a fetch (its article already had full text): record the sighting and set
+    /// `share_url` if it is empty.
+    pub touch_article: bool,
+    /// A `[share] recheck` was done.
+    pub rechecked: bool,
 }
 
 /// What committing a batch did.
@@ -172,6 +267,19 @@ enum Command {
         oneshot::Sender<Result<Vec<SourceState>, StoreError>>,
     ),
     Commit(Box<FetchBatch>, oneshot::Sender<Result<CommitReport, StoreError>>),
+    FullText(Vec<String>, oneshot::Sender<Result<HashSet<String>, StoreError>>),
+    DueShareLinks(
+        DueShareLinks,
+        oneshot::Sender<Result<Vec<ShareLinkJob>, StoreError>>,
+    ),
+    NextShareAttempt(oneshot::Sender<Result<Option<DateTime<Utc>>, StoreError>>),
+}
+
+/// The question of [`Store::due_share_links`].
+struct DueShareLinks {
+    now: DateTime<Utc>,
+    recheck: Vec<std::time::Duration>,
+    limit: usize,
 }
 
 /// How many batches may wait for the writer: enough to keep it busy, few enough that a
@@ -212,6 +320,39 @@ impl Store {
     pub async fn sync_sources(&self, specs: Vec<SourceSpec>) -> Result<Vec<SourceState>, StoreError> {
         let (reply, answer) = oneshot::channel();
         self.send(Command::SyncSources(specs, reply)).await?;
+        answer.await.map_err(|_| self.gone())?
+    }
+
+    /// Which of these `dedup_key`s belong to articles that already have the publisher's
+    /// full text (rank 3): their pages need not be fetched again.
+    pub async fn with_full_text(&self, keys: Vec<String>) -> Result<HashSet<String>, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Command::FullText(keys, reply)).await?;
+        answer.await.map_err(|_| self.gone())?
+    }
+
+    /// Share links due for work at `now`: pending ones whose retry time has come, and done
+    /// ones due for a recheck at the `recheck` ages; at most `limit`.
+    pub async fn due_share_links(
+        &self,
+        now: DateTime<Utc>,
+        recheck: Vec<std::time::Duration>,
+        limit: usize,
+    ) -> Result<Vec<ShareLinkJob>, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Command::DueShareLinks(
+            DueShareLinks { now, recheck, limit },
+            reply,
+        ))
+        .await?;
+        answer.await.map_err(|_| self.gone())?
+    }
+
+    /// When the earliest pending share link may be tried (now, for one never tried);
+    /// None when no link is pending.
+    pub async fn next_share_attempt(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Command::NextShareAttempt(reply)).await?;
         answer.await.map_err(|_| self.gone())?
     }
 

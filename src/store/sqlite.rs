@@ -1,5 +1,6 @@
 //! SQLite: the connection, migrations, the writer loop and the read queries.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
 
@@ -8,7 +9,10 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, params};
 use rusqlite_migration::{M, Migrations};
 use tokio::sync::mpsc;
 
-use super::{Command, CommitReport, FetchBatch, SourceOutcome, SourceSpec, SourceState, StoreError};
+use super::{
+    Command, CommitReport, DueShareLinks, FetchBatch, NewShareLink, ShareLinkJob, ShareLinkUpdate,
+    ShareState, SourceOutcome, SourceSpec, SourceState, StoreError,
+};
 use crate::dates::{self, ParsedDate, Precision};
 use crate::fetch::Validators;
 use crate::merge;
@@ -19,6 +23,7 @@ use crate::sources::ContentRank;
 const MIGRATION_SQL: &[&str] = &[
     include_str!("../../migrations/0001_init.sql"),
     include_str!("../../migrations/0002_source_lifecycle.sql"),
+    include_str!("../../migrations/0003_share_queue.sql"),
 ];
 
 static MIGRATIONS: LazyLock<Migrations<'static>> =
@@ -135,36 +140,120 @@ impl Writer {
 
     /// The writer loop: runs until every sender is dropped and the queue is empty.
     pub(super) fn run(mut self, mut receiver: mpsc::Receiver<Command>) {
-        while let Some(first) = receiver.blocking_recv() {
-            match first {
-                Command::SyncSources(specs, reply) => {
-                    let result = self.sync_sources(&specs);
-                    let _ = reply.send(result);
-                }
+        let mut next = receiver.blocking_recv();
+        while let Some(command) = next.take() {
+            match command {
                 Command::Commit(batch, reply) => {
+                    // Group commit: every batch already waiting joins this transaction.
                     let mut group = vec![(batch, reply)];
-                    let mut deferred = None;
                     while group.len() < GROUP_COMMIT {
                         match receiver.try_recv() {
                             Ok(Command::Commit(batch, reply)) => group.push((batch, reply)),
                             Ok(other) => {
-                                deferred = Some(other);
+                                next = Some(other);
                                 break;
                             }
                             Err(_) => break,
                         }
                     }
                     self.commit_group(group);
-                    if let Some(Command::SyncSources(specs, reply)) = deferred {
-                        let result = self.sync_sources(&specs);
-                        let _ = reply.send(result);
-                    }
                 }
+                Command::SyncSources(specs, reply) => {
+                    let _ = reply.send(self.sync_sources(&specs));
+                }
+                Command::FullText(keys, reply) => {
+                    let _ = reply.send(self.with_full_text(&keys).map_err(|e| self.sqlite(e)));
+                }
+                Command::NextShareAttempt(reply) => {
+                    let next = self
+                        .conn
+                        .query_row(
+                            "SELECT min(coalesce(next_attempt_at, '')) FROM share_links WHERE state = 'pending'",
+                            [],
+                            |r| r.get::<_, Option<String>>(0),
+                        )
+                        .map(|at| at.map(|at| parse_utc(&at).unwrap_or_else(Utc::now)))
+                        .map_err(|e| self.sqlite(e));
+                    let _ = reply.send(next);
+                }
+                Command::DueShareLinks(question, reply) => {
+                    let _ = reply.send(self.due_share_links(&question).map_err(|e| self.sqlite(e)));
+                }
+            }
+            if next.is_none() {
+                next = receiver.blocking_recv();
             }
         }
         if let Err(e) = self.conn.execute_batch("PRAGMA optimize;") {
             tracing::debug!(error = %e, "PRAGMA optimize failed");
         }
+    }
+
+    fn with_full_text(&self, keys: &[String]) -> rusqlite::Result<HashSet<String>> {
+        let mut found = HashSet::new();
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT 1 FROM articles WHERE dedup_key = ?1 AND content_rank >= 3")?;
+        for key in keys {
+            if stmt.exists([key])? {
+                found.insert(key.clone());
+            }
+        }
+        Ok(found)
+    }
+
+    fn due_share_links(&self, question: &DueShareLinks) -> rusqlite::Result<Vec<ShareLinkJob>> {
+        let now = dates::format_utc(question.now);
+        let mut jobs: Vec<ShareLinkJob> = {
+            let mut pending = self.conn.prepare_cached(
+                "SELECT url, info_code, source_id, attempts FROM share_links
+                 WHERE state = 'pending' AND (next_attempt_at IS NULL OR next_attempt_at <= ?1)
+                 ORDER BY added_at LIMIT ?2",
+            )?;
+            pending
+                .query_map(params![now, question.limit as i64], |r| {
+                    Ok(ShareLinkJob {
+                        url: r.get(0)?,
+                        info_code: r.get(1)?,
+                        source_id: r.get(2)?,
+                        attempts: r.get(3)?,
+                        recheck_page: None,
+                        rechecks: 0,
+                    })
+                })?
+                .collect::<rusqlite::Result<_>>()?
+        };
+        // A done link is re-read at each `[share] recheck` age, counted from its fetch.
+        for (index, age) in question.recheck.iter().enumerate() {
+            if jobs.len() >= question.limit {
+                break;
+            }
+            let cutoff = dates::format_utc(
+                question.now - chrono::Duration::from_std(*age).unwrap_or(chrono::Duration::MAX),
+            );
+            let mut due = self.conn.prepare_cached(
+                "SELECT url, info_code, source_id, attempts, page_url, rechecks FROM share_links
+                 WHERE state = 'done' AND page_url IS NOT NULL AND rechecks = ?1 AND fetched_at <= ?2
+                 ORDER BY fetched_at LIMIT ?3",
+            )?;
+            let rows = due.query_map(
+                params![index as i64, cutoff, (question.limit - jobs.len()) as i64],
+                |r| {
+                    Ok(ShareLinkJob {
+                        url: r.get(0)?,
+                        info_code: r.get(1)?,
+                        source_id: r.get(2)?,
+                        attempts: r.get(3)?,
+                        recheck_page: r.get(4)?,
+                        rechecks: r.get(5)?,
+                    })
+                },
+            )?;
+            for row in rows {
+                jobs.push(row?);
+            }
+        }
+        Ok(jobs)
     }
 
     fn commit_group(&mut self, group: Vec<(Box<FetchBatch>, CommitReply)>) {
@@ -298,7 +387,12 @@ fn commit_batch(tx: &Transaction<'_>, batch: &FetchBatch, now: &str) -> rusqlite
         ])?;
     }
 
-    if let Some(source_id) = batch.source_id {
+    queue_share_links(tx, &batch.queue_links, now)?;
+    for update in &batch.share_links {
+        update_share_link(tx, update, batch.source_id, now)?;
+    }
+
+    if let (Some(source_id), Some(outcome)) = (batch.source_id, &batch.outcome) {
         let polled_at = dates::format_utc(batch.polled_at);
         let next_poll_at = batch.next_poll_at.map(dates::format_utc);
         if let Some(moved_to) = &batch.moved_to {
@@ -309,7 +403,7 @@ fn commit_batch(tx: &Transaction<'_>, batch: &FetchBatch, now: &str) -> rusqlite
             tx.prepare_cached("UPDATE sources SET poll_interval_secs = ?2 WHERE id = ?1")?
                 .execute(params![source_id, interval.as_secs() as i64])?;
         }
-        match &batch.outcome {
+        match outcome {
             SourceOutcome::Fetched { status, validators } => {
                 tx.prepare_cached(
                     "UPDATE sources SET last_polled_at = ?2, next_poll_at = ?3, last_status = ?4,
@@ -335,6 +429,18 @@ fn commit_batch(tx: &Transaction<'_>, batch: &FetchBatch, now: &str) -> rusqlite
                 )?
                 .execute(params![source_id, polled_at, next_poll_at])?;
             }
+            SourceOutcome::Deferred { .. } => {
+                tx.prepare_cached("UPDATE sources SET next_poll_at = ?2 WHERE id = ?1")?
+                    .execute(params![source_id, next_poll_at])?;
+            }
+            SourceOutcome::Listed => {
+                tx.prepare_cached(
+                    "UPDATE sources SET last_polled_at = ?2, next_poll_at = ?3, last_status = NULL,
+                        last_error = NULL, consecutive_failures = 0
+                     WHERE id = ?1",
+                )?
+                .execute(params![source_id, polled_at, next_poll_at])?;
+            }
             SourceOutcome::Gone { error } => {
                 tx.prepare_cached(
                     "UPDATE sources SET last_polled_at = ?2, next_poll_at = NULL, last_status = 410,
@@ -355,6 +461,75 @@ fn commit_batch(tx: &Transaction<'_>, batch: &FetchBatch, now: &str) -> rusqlite
         }
     }
     Ok(report)
+}
+
+fn queue_share_links(tx: &Transaction<'_>, links: &[NewShareLink], now: &str) -> rusqlite::Result<()> {
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO share_links (url, info_code, source_id, state, attempts, last_error, added_at)
+         VALUES (?1, ?2, ?3, ?4, 0, ?5, ?6) ON CONFLICT(url) DO NOTHING",
+    )?;
+    for link in links {
+        insert.execute(params![
+            link.url,
+            link.info_code,
+            link.source_id,
+            link.state.as_str(),
+            link.reason,
+            now
+        ])?;
+    }
+    Ok(())
+}
+
+fn update_share_link(
+    tx: &Transaction<'_>,
+    update: &ShareLinkUpdate,
+    source_id: Option<i64>,
+    now: &str,
+) -> rusqlite::Result<()> {
+    let article_id: Option<i64> = match &update.article_key {
+        Some(key) => tx
+            .prepare_cached("SELECT id FROM articles WHERE dedup_key = ?1")?
+            .query_row([key], |r| r.get(0))
+            .optional()?,
+        None => None,
+    };
+    let fetched_at = (update.state == ShareState::Done && !update.rechecked).then_some(now);
+    tx.prepare_cached(
+        "UPDATE share_links SET state = ?2, attempts = attempts + ?3, last_error = ?4,
+            next_attempt_at = ?5, page_url = coalesce(?6, page_url),
+            fetched_at = coalesce(?7, fetched_at), article_id = coalesce(?8, article_id),
+            rechecks = rechecks + ?9
+         WHERE url = ?1",
+    )?
+    .execute(params![
+        update.url,
+        update.state.as_str(),
+        i64::from(update.attempted),
+        update.error,
+        update.next_attempt_at.map(dates::format_utc),
+        update.page_url,
+        fetched_at,
+        article_id,
+        i64::from(update.rechecked),
+    ])?;
+    if update.touch_article
+        && let Some(article_id) = article_id
+    {
+        tx.prepare_cached(
+            "UPDATE articles SET share_url = coalesce(share_url, ?2), last_seen_at = ?3 WHERE id = ?1",
+        )?
+        .execute(params![article_id, update.url, now])?;
+        if let Some(source_id) = source_id {
+            tx.prepare_cached(
+                "INSERT INTO sightings (article_id, source_id, entry_url, first_seen_at, last_seen_at)
+                 VALUES (?1, ?2, ?3, ?4, ?4)
+                 ON CONFLICT(article_id, source_id) DO UPDATE SET last_seen_at = excluded.last_seen_at",
+            )?
+            .execute(params![article_id, source_id, update.url, now])?;
+        }
+    }
+    Ok(())
 }
 
 enum Upsert {
@@ -623,6 +798,7 @@ fn read_article(r: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, i64, Article)> 
         language: r.get(20)?,
         entry_guid: None,
         entry_url: None,
+        replaces_content: false,
     };
     Ok((id, r.get(21)?, article))
 }

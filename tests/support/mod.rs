@@ -1048,3 +1048,531 @@ impl Soft {
         }
     }
 }
+
+// ---------------------------------------------------------------------------
+// Daemon (`feedcrawler run`) helpers
+// ---------------------------------------------------------------------------
+
+/// A running `feedcrawler --config X run` child. Its stdout and stderr are
+/// collected in the background; on drop the child is SIGKILLed (if still
+/// running) and, during a panic, its stderr is printed.
+pub struct Daemon {
+    child: std::process::Child,
+    stdout: Arc<Mutex<Vec<u8>>>,
+    stderr: Arc<Mutex<Vec<u8>>>,
+    readers: Vec<JoinHandle<()>>,
+    exit: Option<ExitStatus>,
+    pub started: Instant,
+    pub args: Vec<String>,
+}
+
+impl Daemon {
+    /// Starts `feedcrawler --config <config> run` (environment as in [`run_raw`]).
+    pub fn start(config: &Path) -> Daemon {
+        Daemon::start_args(config, &["run"])
+    }
+
+    /// Starts `feedcrawler --config <config> <args…>` in the background.
+    pub fn start_args(config: &Path, args: &[&str]) -> Daemon {
+        let mut full: Vec<String> = vec!["--config".into(), config.display().to_string()];
+        full.extend(args.iter().map(|s| s.to_string()));
+        let cwd = config
+            .parent()
+            .map(|p| p.join("cwd"))
+            .unwrap_or_else(std::env::temp_dir);
+        let _ = std::fs::create_dir_all(&cwd);
+        let mut cmd = Command::new(bin());
+        cmd.args(&full)
+            .current_dir(&cwd)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .env("RUST_LOG", RUST_LOG)
+            .env("NO_COLOR", "1")
+            .env("NO_PROXY", "127.0.0.1,localhost")
+            .env("no_proxy", "127.0.0.1,localhost")
+            .env_remove("FEEDCRAWLER_CONFIG");
+        for v in [
+            "HTTP_PROXY",
+            "http_proxy",
+            "HTTPS_PROXY",
+            "https_proxy",
+            "ALL_PROXY",
+            "all_proxy",
+        ] {
+            cmd.env_remove(v);
+        }
+        let started = Instant::now();
+        let mut child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawning {}: {e}", bin().display()));
+        let stdout = Arc::new(Mutex::new(Vec::new()));
+        let stderr = Arc::new(Mutex::new(Vec::new()));
+        let mut readers = Vec::new();
+        type Pipe<'a> = (Box<dyn Read + Send>, &'a Arc<Mutex<Vec<u8>>>);
+        let pipes: [Pipe<'_>; 2] = [
+            (Box::new(child.stdout.take().unwrap()), &stdout),
+            (Box::new(child.stderr.take().unwrap()), &stderr),
+        ];
+        for (mut pipe, sink) in pipes {
+            let sink = Arc::clone(sink);
+            readers.push(thread::spawn(move || {
+                let mut buf = [0u8; 8192];
+                loop {
+                    match pipe.read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => sink.lock().unwrap().extend_from_slice(&buf[..n]),
+                    }
+                }
+            }));
+        }
+        Daemon {
+            child,
+            stdout,
+            stderr,
+            readers,
+            exit: None,
+            started,
+            args: full,
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends a signal by name (`TERM`, `HUP`, `INT`, `KILL`) with `kill(1)`.
+    pub fn signal(&self, sig: &str) {
+        let st = Command::new("kill")
+            .args([format!("-{sig}"), self.pid().to_string()])
+            .status()
+            .expect("running kill");
+        assert!(st.success(), "kill -{sig} {} failed: {st:?}", self.pid());
+    }
+
+    /// The exit status, if the child has exited.
+    pub fn try_exit(&mut self) -> Option<ExitStatus> {
+        if self.exit.is_none() {
+            self.exit = self.child.try_wait().expect("try_wait");
+        }
+        self.exit
+    }
+
+    pub fn is_running(&mut self) -> bool {
+        self.try_exit().is_none()
+    }
+
+    /// Waits up to `timeout` for the child to exit.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(st) = self.try_exit() {
+                return Some(st);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Like [`poll_until`], but panics as soon as the daemon exits (it
+    /// should run until told to stop).
+    #[track_caller]
+    pub fn poll_until<T>(
+        &mut self,
+        timeout: Duration,
+        every: Duration,
+        mut f: impl FnMut() -> Option<T>,
+    ) -> Option<T> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(v) = f() {
+                return Some(v);
+            }
+            if let Some(st) = self.try_exit() {
+                panic!("the daemon exited unexpectedly ({st}) while the test waited for it");
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            thread::sleep(every);
+        }
+    }
+
+    /// SIGTERM, then waits up to `timeout`; returns the exit status and how
+    /// long the exit took (None: still running after `timeout`).
+    pub fn terminate(&mut self, timeout: Duration) -> (Option<ExitStatus>, Duration) {
+        let t = Instant::now();
+        if self.is_running() {
+            self.signal("TERM");
+        }
+        let st = self.wait_exit(timeout);
+        (st, t.elapsed())
+    }
+
+    /// SIGKILL (if still running) and reap.
+    pub fn kill(&mut self) {
+        if self.try_exit().is_none() {
+            let _ = self.child.kill();
+            self.exit = self.child.wait().ok();
+        }
+    }
+
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.stderr.lock().unwrap()).into_owned()
+    }
+
+    pub fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.stdout.lock().unwrap()).into_owned()
+    }
+
+    /// Stderr bytes so far (to look only at what follows a point in time).
+    pub fn stderr_len(&self) -> usize {
+        self.stderr.lock().unwrap().len()
+    }
+
+    /// Stderr written after byte offset `from`.
+    pub fn stderr_since(&self, from: usize) -> String {
+        let e = self.stderr.lock().unwrap();
+        String::from_utf8_lossy(&e[from.min(e.len())..]).into_owned()
+    }
+
+    /// Exit status, stdout and the tail of stderr, for assertion messages.
+    pub fn diag(&self) -> String {
+        let tail = |s: String| -> String {
+            const MAX: usize = 30_000;
+            if s.len() > MAX {
+                let mut start = s.len() - MAX;
+                while !s.is_char_boundary(start) {
+                    start += 1;
+                }
+                format!("…{}", &s[start..])
+            } else {
+                s
+            }
+        };
+        format!(
+            "feedcrawler {:?} (pid {}), exit: {:?}, running for {:?}\n--- stdout ---\n{}\n--- stderr ---\n{}\n",
+            self.args,
+            self.child.id(),
+            self.exit,
+            self.started.elapsed(),
+            tail(self.stdout()),
+            tail(self.stderr())
+        )
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        self.kill();
+        for r in self.readers.drain(..) {
+            let _ = r.join();
+        }
+        if thread::panicking() {
+            eprintln!("{}", self.diag());
+        }
+    }
+}
+
+/// Config knobs of a daemon test; `daemon_config` turns them into a config
+/// head like [`base_config`] plus `[schedule]` (deterministic: no jitter,
+/// not adaptive) and optionally `[metrics]`.
+#[derive(Clone, Debug)]
+pub struct DaemonOpts {
+    pub per_host: String,
+    pub burst: u32,
+    pub concurrency: u32,
+    pub respect_robots: bool,
+    pub interval: String,
+    pub min_interval: String,
+    pub max_interval: String,
+    pub max_backoff: String,
+    pub jitter: f64,
+    pub adaptive: bool,
+    pub metrics_listen: Option<String>,
+    /// Appended verbatim after the head (e.g. `[[host]]` blocks).
+    pub extra: String,
+}
+
+impl Default for DaemonOpts {
+    fn default() -> Self {
+        DaemonOpts {
+            per_host: "1000/s".into(),
+            burst: 1000,
+            concurrency: 16,
+            respect_robots: false,
+            interval: "1h".into(),
+            min_interval: "1s".into(),
+            max_interval: "6h".into(),
+            max_backoff: "1h".into(),
+            jitter: 0.0,
+            adaptive: false,
+            metrics_listen: None,
+            extra: String::new(),
+        }
+    }
+}
+
+/// The head of a daemon test config (database `test.db` next to it).
+pub fn daemon_config(o: &DaemonOpts) -> String {
+    let mut s = format!(
+        r#"[daemon]
+database = "test.db"
+timezone = "Asia/Shanghai"
+
+[http]
+timeout = "5s"
+connect_timeout = "2s"
+max_body = "1MiB"
+concurrency = {concurrency}
+respect_robots = {robots}
+
+[rate_limit]
+per_host = {per_host:?}
+burst = {burst}
+
+[schedule]
+interval = {interval:?}
+min_interval = {min_interval:?}
+max_interval = {max_interval:?}
+adaptive = {adaptive}
+jitter = {jitter:?}
+max_backoff = {max_backoff:?}
+
+[share]
+resolve = []
+allow_hosts = []
+"#,
+        concurrency = o.concurrency,
+        robots = o.respect_robots,
+        per_host = o.per_host,
+        burst = o.burst,
+        interval = o.interval,
+        min_interval = o.min_interval,
+        max_interval = o.max_interval,
+        adaptive = o.adaptive,
+        jitter = o.jitter,
+        max_backoff = o.max_backoff,
+    );
+    if let Some(listen) = &o.metrics_listen {
+        s.push_str(&format!("\n[metrics]\nlisten = {listen:?}\n"));
+    }
+    s.push_str(&o.extra);
+    s
+}
+
+/// A small RSS 2.0 feed: one item per `(title, link)`, `+0800` dates.
+pub fn mini_rss(channel: &str, items: &[(&str, &str)]) -> String {
+    let mut s = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<rss version=\"2.0\"><channel>\
+         <title>{channel}</title><link>http://example.org/</link><description>{channel}</description>\n"
+    );
+    for (i, (title, link)) in items.iter().enumerate() {
+        s.push_str(&format!(
+            "<item><title>{title}</title><link>{link}</link><guid>{link}</guid>\
+             <pubDate>Tue, 19 Apr 2022 12:{:02}:44 +0800</pubDate>\
+             <description>{title}。（文章来源：证券日报网）</description></item>\n",
+            i % 60
+        ));
+    }
+    s.push_str("</channel></rss>\n");
+    s
+}
+
+/// A port on 127.0.0.1 that was free a moment ago.
+pub fn free_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    l.local_addr().unwrap().port()
+}
+
+/// Calls `f` every `every` until it returns `Some`, or `timeout` passes.
+pub fn poll_until<T>(timeout: Duration, every: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f() {
+            return Some(v);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        thread::sleep(every);
+    }
+}
+
+/// The wall-clock time of an `Instant` (e.g. a request's arrival).
+pub fn wall_time(at: Instant) -> std::time::SystemTime {
+    let now_i = Instant::now();
+    let now_s = std::time::SystemTime::now();
+    if at <= now_i {
+        now_s - (now_i - at)
+    } else {
+        now_s + (at - now_i)
+    }
+}
+
+/// Parses an RFC 3339 time from the database.
+pub fn parse_db_time(s: &str) -> std::time::SystemTime {
+    let dt = chrono::DateTime::parse_from_rfc3339(s).unwrap_or_else(|e| panic!("time {s:?}: {e}"));
+    std::time::SystemTime::from(dt)
+}
+
+/// Seconds from `a` to `b` (negative when `b` is earlier).
+pub fn secs_between(a: std::time::SystemTime, b: std::time::SystemTime) -> f64 {
+    match b.duration_since(a) {
+        Ok(d) => d.as_secs_f64(),
+        Err(e) => -e.duration().as_secs_f64(),
+    }
+}
+
+/// `SystemTime` as an RFC 3339 UTC string with second precision.
+pub fn db_time(t: std::time::SystemTime) -> String {
+    chrono::DateTime::<chrono::Utc>::from(t)
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
+}
+
+/// Opens the database if it exists and has a `sources` table.
+pub fn try_open_db(path: &Path) -> Option<rusqlite::Connection> {
+    if !path.exists() {
+        return None;
+    }
+    let conn = rusqlite::Connection::open_with_flags(
+        path,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .ok()?;
+    conn.busy_timeout(Duration::from_secs(5)).ok()?;
+    conn.query_row("SELECT COUNT(*) FROM sources", [], |r| r.get::<_, i64>(0))
+        .ok()?;
+    Some(conn)
+}
+
+/// A source row with its schedule columns (CONTRACT §3 `sources`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SourceState {
+    pub id: i64,
+    pub name: String,
+    pub url: Option<String>,
+    pub enabled: i64,
+    pub last_polled_at: Option<String>,
+    pub next_poll_at: Option<String>,
+    pub last_status: Option<i64>,
+    pub last_error: Option<String>,
+    pub consecutive_failures: i64,
+}
+
+/// The source row named `name`, if present (None also while the schema is
+/// not there yet).
+pub fn source_state(conn: &rusqlite::Connection, name: &str) -> Option<SourceState> {
+    conn.query_row(
+        "SELECT id, name, url, enabled, last_polled_at, next_poll_at, last_status, last_error, \
+         consecutive_failures FROM sources WHERE name = ?1",
+        [name],
+        |r| {
+            Ok(SourceState {
+                id: r.get(0)?,
+                name: r.get(1)?,
+                url: r.get(2)?,
+                enabled: r.get::<_, Option<i64>>(3)?.unwrap_or(1),
+                last_polled_at: r.get(4)?,
+                next_poll_at: r.get(5)?,
+                last_status: r.get(6)?,
+                last_error: r.get(7)?,
+                consecutive_failures: r.get::<_, Option<i64>>(8)?.unwrap_or(0),
+            })
+        },
+    )
+    .ok()
+}
+
+/// Opens the database at `path` and reads `name`'s row, if both exist.
+pub fn source_state_at(path: &Path, name: &str) -> Option<SourceState> {
+    source_state(&try_open_db(path)?, name)
+}
+
+/// A plain HTTP/1.1 response.
+#[derive(Debug, Clone)]
+pub struct HttpResponse {
+    pub status: u16,
+    /// Header names lower-cased.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl HttpResponse {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        let name = name.to_ascii_lowercase();
+        self.headers
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
+    }
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// `GET path` from `addr` (`host:port`) with a blocking socket; decodes a
+/// chunked body.
+pub fn http_get(addr: &str, path: &str, timeout: Duration) -> io::Result<HttpResponse> {
+    use std::net::{TcpStream, ToSocketAddrs};
+    let sock = addr
+        .to_socket_addrs()?
+        .next()
+        .ok_or_else(|| io::Error::other("no address"))?;
+    let mut s = TcpStream::connect_timeout(&sock, timeout)?;
+    s.set_read_timeout(Some(timeout))?;
+    s.set_write_timeout(Some(timeout))?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nUser-Agent: feedcrawler-tests\r\nAccept: */*\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw)?;
+    let end = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or_else(|| io::Error::other(format!("no header end in {:?}", String::from_utf8_lossy(&raw))))?;
+    let head = String::from_utf8_lossy(&raw[..end]).into_owned();
+    let mut lines = head.split("\r\n");
+    let status_line = lines.next().unwrap_or("");
+    let status: u16 = status_line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| io::Error::other(format!("bad status line {status_line:?}")))?;
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    let mut body = raw[end + 4..].to_vec();
+    let chunked = headers
+        .iter()
+        .any(|(n, v)| n == "transfer-encoding" && v.to_ascii_lowercase().contains("chunked"));
+    if chunked {
+        let mut out = Vec::new();
+        let mut rest = &body[..];
+        while let Some(le) = rest.windows(2).position(|w| w == b"\r\n") {
+            let size_line = String::from_utf8_lossy(&rest[..le]).into_owned();
+            let size = usize::from_str_radix(size_line.split(';').next().unwrap_or("").trim(), 16)
+                .map_err(|e| io::Error::other(format!("bad chunk size {size_line:?}: {e}")))?;
+            rest = &rest[le + 2..];
+            if size == 0 {
+                break;
+            }
+            if rest.len() < size {
+                return Err(io::Error::other("truncated chunk"));
+            }
+            out.extend_from_slice(&rest[..size]);
+            rest = &rest[(size + 2).min(rest.len())..];
+        }
+        body = out;
+    }
+    Ok(HttpResponse {
+        status,
+        headers,
+        body,
+    })
+}

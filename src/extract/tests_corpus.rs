@@ -1,0 +1,243 @@
+//! The finews corpus (`tests/fixtures/finews/posts`, 100 real posts of a site that
+//! republished East Money articles) rendered as East Money article pages and read back.
+//!
+//! Each post's body is what East Money served; the page built around it has the real
+//! layout (`div.title`, `div.infos > div.item` with the time to the minute and `来源：`,
+//! `#ContentBody` with the summary box, share block, quote image and an ad box inside, a
+//! sidebar with its own `div.title`, scripts, `article:published_time` to the second).
+//! Title, time, outlet and body text must equal the post's.
+
+use std::path::{Path, PathBuf};
+use std::sync::LazyLock;
+
+use chrono::{TimeZone, Utc};
+use regex::Regex;
+use url::Url;
+
+use super::extract;
+use crate::dates::{self, ParsedDate, Precision};
+use crate::normalize::{clean_title, html_to_text, media_from_text, sanitize_html};
+use crate::sources::MediaRank;
+
+const TZ: chrono_tz::Tz = chrono_tz::Asia::Shanghai;
+
+/// A post's article, as the site stored it.
+pub(super) struct Post {
+    pub title: String,
+    pub date: ParsedDate,
+    /// The `> …` digest line (East Money's summary), when the post has one.
+    pub digest: Option<String>,
+    /// The article HTML, between the front matter (and digest) and the share line.
+    pub body: String,
+    /// The 18-digit East Money id from the file name.
+    pub id: Option<String>,
+}
+
+static SHARE_LINE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\n\n<(?:https?://[^>\s]*)?>").unwrap());
+static ID: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(\d{18})\.md$").unwrap());
+
+pub(super) fn now() -> chrono::DateTime<Utc> {
+    Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).unwrap()
+}
+
+/// Reads a post; Err says why it is no article to test.
+pub(super) fn parse_post(name: &str, text: &str) -> Result<Post, String> {
+    let text = text.trim_start_matches(['\n', '\r']);
+    let rest = text.strip_prefix("---\n").ok_or("no front matter")?;
+    let (front, rest) = rest.split_once("\n---\n").ok_or("unterminated front matter")?;
+    let field = |key: &str| {
+        front
+            .lines()
+            .find_map(|l| l.trim_end_matches('\r').strip_prefix(key))
+            .map(str::trim)
+            .unwrap_or_default()
+    };
+    let title = field("title:");
+    let title = title
+        .strip_prefix('"')
+        .and_then(|t| t.strip_suffix('"'))
+        .unwrap_or(title)
+        .replace("\\\"", "\"")
+        .replace("\\\\", "\\");
+    if title.trim().is_empty() {
+        return Err(format!("empty title, date {:?}", field("date:")));
+    }
+    let raw_date = field("date:");
+    let date = dates::parse(raw_date, TZ, now()).ok_or_else(|| format!("unreadable date {raw_date:?}"))?;
+    let Some(share) = SHARE_LINE.find(rest) else {
+        return Err("no share line: a site post, not an East Money article".into());
+    };
+    let mut body = rest[..share.start()].trim_start_matches(['\n', '\r']);
+    let mut digest = None;
+    if body.starts_with('>') {
+        let (quote, after) = body.split_once("\n\n").unwrap_or((body, ""));
+        let lines: Vec<&str> = quote.lines().map(|l| l.trim_start_matches('>').trim()).collect();
+        digest = Some(lines.join(" "));
+        body = after.trim_start_matches(['\n', '\r']);
+    }
+    Ok(Post {
+        title,
+        date,
+        digest,
+        body: body.to_owned(),
+        id: ID.captures(name).map(|c| c[1].to_owned()),
+    })
+}
+
+fn escape(text: &str) -> String {
+    html_escape::encode_double_quoted_attribute(text).into_owned()
+}
+
+/// The outlet of a body's `（文章来源：X）` line, normalized.
+pub(super) fn body_outlet(html: &str) -> Option<String> {
+    media_from_text(&html_to_text(&sanitize_html(html)))
+}
+
+/// The post as finance.eastmoney.com would serve it.
+pub(super) fn render_east_money(post: &Post) -> String {
+    let local = post.date.local;
+    let title = escape(&post.title);
+    let canonical = post.id.as_deref().map_or(String::new(), |id| {
+        format!(r#"<link rel="canonical" href="https://finance.eastmoney.com/a/{id}.html">"#)
+    });
+    let source = body_outlet(&post.body).map_or(String::new(), |x| {
+        format!(
+            r#"<div class="item">来源：<a href="http://www.eastmoney.com/" target="_blank">{x}</a></div>"#
+        )
+    });
+    let review = post.digest.as_deref().map_or(String::new(), |d| {
+        format!(r#"<div class="b-review">{}</div>"#, escape(d))
+    });
+    format!(
+        r#"<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>{title}_东方财富网</title>
+<meta name="keywords" content="财经,股票"><meta property="og:title" content="{title}">
+<meta property="article:published_time" content="{iso}">{canonical}
+<script src="//emres.dfcfw.com/common/js/jquery.js"></script><script>var newsid = "1";</script>
+<style>.title{{font-size:24px}}</style></head>
+<body><div class="topbar"><ul class="nav"><li><a href="//www.eastmoney.com/">东方财富网首页</a></li><li><a href="//finance.eastmoney.com/">财经频道</a></li></ul></div>
+<div class="main"><div class="mainleft"><div class="title">{title}</div>
+<div class="infos"><div class="item">{minute}</div>{source}<div class="item">评论</div></div>
+<div class="txtinfos" id="ContentBody">
+ {review}
+{body}
+<div class="em_sharelink">分享到：<a href="http://share.eastmoney.com/weixin">微信</a><a href="http://service.weibo.com/share">微博</a></div>
+<center><img src="https://webquoteklinepic.eastmoney.com/GetPic.aspx?nid=1.000001&imageType=r" alt="分时图" /></center>
+<div class="ad_bottom"><a href="http://acttg.eastmoney.com/pub/ad1">开户立享万1佣金，点击下载东方财富APP</a></div>
+<script>loadQuotes();</script>
+</div></div>
+<div class="mainright"><div class="title">热门文章</div><ul><li><a href="/a/1.html">一篇很热门的文章标题在这里</a></li></ul></div></div>
+<div class="footer"><p>东方财富网版权所有 未经许可不得转载</p></div><script>track();</script></body></html>"#,
+        iso = local.format("%Y-%m-%dT%H:%M:%S%:z"),
+        minute = local.format("%Y年%m月%d日 %H:%M"),
+        body = post.body,
+    )
+}
+
+fn corpus_files() -> Vec<PathBuf> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(dir).expect("the finews fixtures") {
+            let path = entry.expect("a directory entry").path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else if path.extension().is_some_and(|e| e == "md") {
+                out.push(path);
+            }
+        }
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/finews/posts");
+    let mut out = Vec::new();
+    walk(&root, &mut out);
+    out.sort();
+    out
+}
+
+fn text(html: &str) -> String {
+    html_to_text(&sanitize_html(html))
+}
+
+/// Compares one rendered post; Err describes the first difference.
+fn check(post: &Post) -> Result<(), String> {
+    let page_url = Url::parse("https://finance.eastmoney.com/a/202204192348095567.html").unwrap();
+    let html = render_east_money(post);
+    let got = extract(&html, &page_url, None, TZ, now()).map_err(|e| e.to_string())?;
+    let entry = &got.entry;
+    let mut diffs = Vec::new();
+    if got.extractor != "eastmoney" {
+        diffs.push(format!("extractor {}", got.extractor));
+    }
+    if entry.title.as_deref() != Some(clean_title(&post.title).as_str()) {
+        diffs.push(format!("title {:?} vs {:?}", entry.title, post.title));
+    }
+    let published = entry.published.ok_or("no published time")?;
+    if published.utc != post.date.utc || published.precision < Precision::NaiveSeconds {
+        diffs.push(format!("published {published:?} vs {:?}", post.date));
+    }
+    let (content, _) = entry.content.as_ref().ok_or("no content")?;
+    let want_outlet = body_outlet(&post.body);
+    if body_outlet(content) != want_outlet {
+        diffs.push(format!("outlet {:?} vs {want_outlet:?}", body_outlet(content)));
+    }
+    if entry.media != want_outlet.clone().map(|x| (x, MediaRank::Page)) {
+        diffs.push(format!("page media {:?} vs {want_outlet:?}", entry.media));
+    }
+    if entry.summary != post.digest {
+        diffs.push(format!("summary {:?} vs {:?}", entry.summary, post.digest));
+    }
+    let (got_text, want_text) = (text(content), text(&post.body));
+    if got_text != want_text {
+        diffs.push(format!("body text\n--- got\n{got_text}\n--- want\n{want_text}"));
+    }
+    if got
+        .links
+        .iter()
+        .any(|l| l.contains("share") || l.contains("acttg") || l.ends_with("/a/1.html"))
+    {
+        diffs.push(format!("boilerplate links {:?}", got.links));
+    }
+    if let Some(id) = &post.id
+        && entry.link.as_deref() != Some(format!("https://finance.eastmoney.com/a/{id}.html").as_str())
+    {
+        diffs.push(format!("link {:?}", entry.link));
+    }
+    if diffs.is_empty() {
+        Ok(())
+    } else {
+        Err(diffs.join("; "))
+    }
+}
+
+#[test]
+fn every_finews_post_reads_back_from_its_east_money_page() {
+    let files = corpus_files();
+    assert_eq!(files.len(), 100, "the corpus has 100 posts");
+    let (mut equal, mut excluded, mut failed) = (0, Vec::new(), Vec::new());
+    for path in &files {
+        let name = path.to_string_lossy().into_owned();
+        let text = std::fs::read_to_string(path).unwrap();
+        match parse_post(&name, &text) {
+            Err(reason) => excluded.push(format!("{name}: {reason}")),
+            Ok(post) => match check(&post) {
+                Ok(()) => equal += 1,
+                Err(diff) => failed.push(format!("{name}: {diff}")),
+            },
+        }
+    }
+    let tested = files.len() - excluded.len();
+    println!("finews corpus: {equal} of {tested} rendered posts equal (title, time, outlet, body text)");
+    for e in &excluded {
+        println!("  excluded {e}");
+    }
+    assert!(
+        failed.is_empty(),
+        "{} differ:\n{}",
+        failed.len(),
+        failed.join("\n\n")
+    );
+    assert_eq!(
+        excluded.len(),
+        2,
+        "only the dateless post and the site post are excluded"
+    );
+    assert_eq!(equal, 98);
+}
