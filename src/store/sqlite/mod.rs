@@ -1,0 +1,391 @@
+//! SQLite: the connection, migrations and the writer loop, which commits waiting batches as
+//! one transaction. Article rows, the share-link queue and the read-only side are submodules.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::LazyLock;
+
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OpenFlags, Transaction, params};
+use rusqlite_migration::{M, Migrations};
+use tokio::sync::mpsc;
+
+use super::{Command, CommitReport, FetchBatch, SourceOutcome, SourceSpec, SourceState, StoreError};
+use crate::dates;
+use crate::fetch::Validators;
+
+mod articles;
+mod reader;
+mod share_links;
+
+use articles::{Upsert, upsert_article, upsert_sighting};
+pub use reader::{Reader, SourceSummary};
+use share_links::{queue_share_links, update_share_link};
+
+/// The numbered files of `migrations/`, in order; the schema version is their count.
+const MIGRATION_SQL: &[&str] = &[
+    include_str!("../../../migrations/0001_init.sql"),
+    include_str!("../../../migrations/0002_source_lifecycle.sql"),
+    include_str!("../../../migrations/0003_share_queue.sql"),
+];
+
+static MIGRATIONS: LazyLock<Migrations<'static>> =
+    LazyLock::new(|| Migrations::new(MIGRATION_SQL.iter().map(|sql| M::up(sql)).collect()));
+
+/// The newest schema version this binary knows.
+fn known_version() -> usize {
+    MIGRATION_SQL.len()
+}
+
+/// Where a batch's commit result goes.
+type CommitReply = tokio::sync::oneshot::Sender<Result<CommitReport, StoreError>>;
+
+/// How many waiting batches one transaction may take.
+const GROUP_COMMIT: usize = 64;
+
+fn open_connection(path: &Path, flags: OpenFlags) -> Result<Connection, StoreError> {
+    let sqlite = |source| StoreError::Sqlite {
+        path: path.to_owned(),
+        source,
+    };
+    let conn = Connection::open_with_flags(path, flags).map_err(sqlite)?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))
+        .map_err(sqlite)?;
+    conn.execute_batch("PRAGMA foreign_keys = ON;").map_err(sqlite)?;
+    Ok(conn)
+}
+
+/// The writer's side: owns the read-write connection.
+pub(super) struct Writer {
+    path: PathBuf,
+    conn: Connection,
+}
+
+impl Writer {
+    /// Opens the database read-write, sets WAL and applies migrations.
+    pub(super) fn open(path: &Path) -> Result<Writer, StoreError> {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|source| StoreError::CreateDir {
+                path: path.to_owned(),
+                source,
+            })?;
+        }
+        let mut conn = open_connection(path, OpenFlags::default())?;
+        let sqlite = |source| StoreError::Sqlite {
+            path: path.to_owned(),
+            source,
+        };
+        conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;")
+            .map_err(sqlite)?;
+        let found: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(sqlite)?;
+        if found > known_version() as i64 {
+            return Err(StoreError::TooNew {
+                path: path.to_owned(),
+                found,
+                known: known_version(),
+            });
+        }
+        MIGRATIONS
+            .to_latest(&mut conn)
+            .map_err(|e| StoreError::Migration {
+                path: path.to_owned(),
+                message: e.to_string(),
+            })?;
+        Ok(Writer {
+            path: path.to_owned(),
+            conn,
+        })
+    }
+
+    pub(super) fn schema_version(&self) -> usize {
+        self.conn
+            .query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))
+            .map(|v| v as usize)
+            .unwrap_or(0)
+    }
+
+    fn sqlite(&self, source: rusqlite::Error) -> StoreError {
+        StoreError::Sqlite {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    /// The writer loop: runs until every sender is dropped and the queue is empty.
+    pub(super) fn run(mut self, mut receiver: mpsc::Receiver<Command>) {
+        let mut next = receiver.blocking_recv();
+        while let Some(command) = next.take() {
+            match command {
+                Command::Commit(batch, reply) => {
+                    // Group commit: every batch already waiting joins this transaction.
+                    let mut group = vec![(batch, reply)];
+                    while group.len() < GROUP_COMMIT {
+                        match receiver.try_recv() {
+                            Ok(Command::Commit(batch, reply)) => group.push((batch, reply)),
+                            Ok(other) => {
+                                next = Some(other);
+                                break;
+                            }
+                            Err(_) => break,
+                        }
+                    }
+                    self.commit_group(group);
+                }
+                Command::SyncSources(specs, reply) => {
+                    let _ = reply.send(self.sync_sources(&specs));
+                }
+                Command::FullText(keys, reply) => {
+                    let _ = reply.send(self.with_full_text(&keys).map_err(|e| self.sqlite(e)));
+                }
+                Command::NextShareAttempt(reply) => {
+                    let next = self
+                        .conn
+                        .query_row(
+                            "SELECT min(coalesce(next_attempt_at, '')) FROM share_links WHERE state = 'pending'",
+                            [],
+                            |r| r.get::<_, Option<String>>(0),
+                        )
+                        .map(|at| at.map(|at| parse_utc(&at).unwrap_or_else(Utc::now)))
+                        .map_err(|e| self.sqlite(e));
+                    let _ = reply.send(next);
+                }
+                Command::DueShareLinks(question, reply) => {
+                    let _ = reply.send(self.due_share_links(&question).map_err(|e| self.sqlite(e)));
+                }
+            }
+            if next.is_none() {
+                next = receiver.blocking_recv();
+            }
+        }
+        if let Err(e) = self.conn.execute_batch("PRAGMA optimize;") {
+            tracing::debug!(error = %e, "PRAGMA optimize failed");
+        }
+    }
+
+    fn with_full_text(&self, keys: &[String]) -> rusqlite::Result<HashSet<String>> {
+        let mut found = HashSet::new();
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT 1 FROM articles WHERE dedup_key = ?1 AND content_rank >= 3")?;
+        for key in keys {
+            if stmt.exists([key])? {
+                found.insert(key.clone());
+            }
+        }
+        Ok(found)
+    }
+
+    fn commit_group(&mut self, group: Vec<(Box<FetchBatch>, CommitReply)>) {
+        let now = dates::format_utc(Utc::now());
+        let result = (|| {
+            let tx = self.conn.transaction()?;
+            let mut reports = Vec::with_capacity(group.len());
+            for (batch, _) in &group {
+                reports.push(commit_batch(&tx, batch, &now)?);
+            }
+            tx.commit()?;
+            Ok::<_, rusqlite::Error>(reports)
+        })();
+        match result {
+            Ok(reports) => {
+                for ((_, reply), report) in group.into_iter().zip(reports) {
+                    let _ = reply.send(Ok(report));
+                }
+            }
+            Err(e) => {
+                tracing::error!(database = %self.path.display(), error = %e, "transaction rolled back");
+                for (_, reply) in group {
+                    let _ = reply.send(Err(StoreError::Sqlite {
+                        path: self.path.clone(),
+                        source: clone_error(&e),
+                    }));
+                }
+            }
+        }
+    }
+
+    fn sync_sources(&mut self, specs: &[SourceSpec]) -> Result<Vec<SourceState>, StoreError> {
+        let result = (|| {
+            let tx = self.conn.transaction()?;
+            // Sources no longer configured stop being polled; their articles stay.
+            tx.execute("UPDATE sources SET enabled = 0", [])?;
+            let mut states = Vec::with_capacity(specs.len());
+            {
+                // An unchanged config entry keeps what the crawler learned (validators, a URL
+                // moved by 301/308, a 410's disabling); a changed one starts afresh.
+                let mut upsert = tx.prepare_cached(
+                    "INSERT INTO sources (name, type, url, enabled, config_hash) VALUES (?1, ?2, ?3, ?4, ?5)
+                     ON CONFLICT(name) DO UPDATE SET
+                        type = excluded.type,
+                        etag = CASE WHEN sources.config_hash IS excluded.config_hash THEN sources.etag END,
+                        last_modified = CASE WHEN sources.config_hash IS excluded.config_hash
+                                        THEN sources.last_modified END,
+                        url = CASE WHEN sources.config_hash IS excluded.config_hash THEN sources.url
+                              ELSE excluded.url END,
+                        disabled_reason = CASE WHEN sources.config_hash IS excluded.config_hash
+                                          THEN sources.disabled_reason END,
+                        enabled = excluded.enabled AND (sources.config_hash IS NOT excluded.config_hash
+                                                        OR sources.disabled_reason IS NULL),
+                        config_hash = excluded.config_hash
+                     RETURNING id, etag, last_modified, next_poll_at, consecutive_failures, url,
+                               disabled_reason, poll_interval_secs",
+                )?;
+                for spec in specs {
+                    let state = upsert.query_row(
+                        params![spec.name, spec.kind, spec.url, spec.enabled, spec.config_hash],
+                        |r| {
+                            Ok(SourceState {
+                                id: r.get(0)?,
+                                name: spec.name.clone(),
+                                validators: Validators {
+                                    etag: r.get(1)?,
+                                    last_modified: r.get(2)?,
+                                },
+                                next_poll_at: r.get::<_, Option<String>>(3)?.as_deref().and_then(parse_utc),
+                                consecutive_failures: r.get(4)?,
+                                url: r.get(5)?,
+                                disabled_reason: r.get(6)?,
+                                poll_interval: r
+                                    .get::<_, Option<i64>>(7)?
+                                    .map(|s| std::time::Duration::from_secs(s.max(0) as u64)),
+                            })
+                        },
+                    )?;
+                    states.push(state);
+                }
+            }
+            tx.commit()?;
+            Ok(states)
+        })();
+        result.map_err(|e| self.sqlite(e))
+    }
+}
+
+/// rusqlite errors are not Clone; a grouped transaction reports its failure to every batch.
+fn clone_error(e: &rusqlite::Error) -> rusqlite::Error {
+    rusqlite::Error::ToSqlConversionFailure(e.to_string().into())
+}
+
+fn commit_batch(tx: &Transaction<'_>, batch: &FetchBatch, now: &str) -> rusqlite::Result<CommitReport> {
+    let mut report = CommitReport::default();
+    for article in &batch.articles {
+        match upsert_article(tx, article, now)? {
+            Upsert::New(id) => {
+                report.new_articles += 1;
+                upsert_sighting(tx, id, batch.source_id, article, now)?;
+            }
+            Upsert::Updated(id) => {
+                report.updated_articles += 1;
+                upsert_sighting(tx, id, batch.source_id, article, now)?;
+            }
+            Upsert::Unchanged(id) => {
+                report.unchanged_articles += 1;
+                upsert_sighting(tx, id, batch.source_id, article, now)?;
+            }
+        }
+    }
+
+    let mut insert_fetch = tx.prepare_cached(
+        "INSERT INTO fetches (source_id, url, started_at, duration_ms, status, bytes, not_modified, new_articles, error)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?;
+    let last = batch.attempts.len().saturating_sub(1);
+    for (i, attempt) in batch.attempts.iter().enumerate() {
+        // New articles belong to the request that delivered the body: the last hop.
+        let new_articles = if i == last { report.new_articles } else { 0 };
+        insert_fetch.execute(params![
+            batch.source_id,
+            attempt.url,
+            dates::format_utc(attempt.started_at),
+            attempt.duration.as_millis() as i64,
+            attempt.status,
+            attempt.bytes as i64,
+            attempt.not_modified,
+            new_articles as i64,
+            attempt.error,
+        ])?;
+    }
+
+    queue_share_links(tx, &batch.queue_links, now)?;
+    for update in &batch.share_links {
+        update_share_link(tx, update, batch.source_id, now)?;
+    }
+
+    if let (Some(source_id), Some(outcome)) = (batch.source_id, &batch.outcome) {
+        let polled_at = dates::format_utc(batch.polled_at);
+        let next_poll_at = batch.next_poll_at.map(dates::format_utc);
+        if let Some(moved_to) = &batch.moved_to {
+            tx.prepare_cached("UPDATE sources SET url = ?2 WHERE id = ?1")?
+                .execute(params![source_id, moved_to])?;
+        }
+        if let Some(interval) = batch.poll_interval {
+            tx.prepare_cached("UPDATE sources SET poll_interval_secs = ?2 WHERE id = ?1")?
+                .execute(params![source_id, interval.as_secs() as i64])?;
+        }
+        match outcome {
+            SourceOutcome::Fetched { status, validators } => {
+                tx.prepare_cached(
+                    "UPDATE sources SET last_polled_at = ?2, next_poll_at = ?3, last_status = ?4,
+                        last_error = NULL, consecutive_failures = 0, etag = ?5, last_modified = ?6,
+                        articles_found = articles_found + ?7
+                     WHERE id = ?1",
+                )?
+                .execute(params![
+                    source_id,
+                    polled_at,
+                    next_poll_at,
+                    status,
+                    validators.etag,
+                    validators.last_modified,
+                    report.new_articles as i64
+                ])?;
+            }
+            SourceOutcome::NotModified => {
+                tx.prepare_cached(
+                    "UPDATE sources SET last_polled_at = ?2, next_poll_at = ?3, last_status = 304,
+                        last_error = NULL, consecutive_failures = 0
+                     WHERE id = ?1",
+                )?
+                .execute(params![source_id, polled_at, next_poll_at])?;
+            }
+            SourceOutcome::Deferred { .. } => {
+                tx.prepare_cached("UPDATE sources SET next_poll_at = ?2 WHERE id = ?1")?
+                    .execute(params![source_id, next_poll_at])?;
+            }
+            SourceOutcome::Listed => {
+                tx.prepare_cached(
+                    "UPDATE sources SET last_polled_at = ?2, next_poll_at = ?3, last_status = NULL,
+                        last_error = NULL, consecutive_failures = 0
+                     WHERE id = ?1",
+                )?
+                .execute(params![source_id, polled_at, next_poll_at])?;
+            }
+            SourceOutcome::Gone { error } => {
+                tx.prepare_cached(
+                    "UPDATE sources SET last_polled_at = ?2, next_poll_at = NULL, last_status = 410,
+                        last_error = ?3, consecutive_failures = consecutive_failures + 1,
+                        enabled = 0, disabled_reason = ?3
+                     WHERE id = ?1",
+                )?
+                .execute(params![source_id, polled_at, error])?;
+            }
+            SourceOutcome::Failed { status, error } => {
+                tx.prepare_cached(
+                    "UPDATE sources SET last_polled_at = ?2, next_poll_at = ?3, last_status = ?4,
+                        last_error = ?5, consecutive_failures = consecutive_failures + 1
+                     WHERE id = ?1",
+                )?
+                .execute(params![source_id, polled_at, next_poll_at, status, error])?;
+            }
+        }
+    }
+    Ok(report)
+}
+
+fn parse_utc(text: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(text)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}

@@ -1,0 +1,163 @@
+//! The `share_links` queue: adding links, recording each attempt's result, and choosing
+//! the links due for a fetch or a recheck.
+
+use chrono::Utc;
+use rusqlite::{OptionalExtension, Transaction, params};
+
+use super::Writer;
+use crate::dates;
+use crate::store::{DueShareLinks, NewShareLink, ShareLinkJob, ShareLinkUpdate, ShareState, StoreError};
+
+impl Writer {
+    /// Queues share links (`url`, infoCode) as `pending`; a URL already queued is left as
+    /// it is. Returns how many were new.
+    pub(in crate::store) fn add_share_links(
+        &mut self,
+        links: &[(String, Option<String>)],
+    ) -> Result<usize, StoreError> {
+        let now = dates::format_utc(Utc::now());
+        let result = (|| {
+            let tx = self.conn.transaction()?;
+            let mut added = 0;
+            {
+                let mut insert = tx.prepare_cached(
+                    "INSERT INTO share_links (url, info_code, state, attempts, added_at)
+                     VALUES (?1, ?2, 'pending', 0, ?3) ON CONFLICT(url) DO NOTHING",
+                )?;
+                for (url, info_code) in links {
+                    added += insert.execute(params![url, info_code, now])?;
+                }
+            }
+            tx.commit()?;
+            Ok(added)
+        })();
+        result.map_err(|e| self.sqlite(e))
+    }
+
+    pub(super) fn due_share_links(&self, question: &DueShareLinks) -> rusqlite::Result<Vec<ShareLinkJob>> {
+        let now = dates::format_utc(question.now);
+        let mut jobs: Vec<ShareLinkJob> = {
+            let mut pending = self.conn.prepare_cached(
+                "SELECT url, info_code, source_id, attempts FROM share_links
+                 WHERE state = 'pending' AND (next_attempt_at IS NULL OR next_attempt_at <= ?1)
+                 ORDER BY added_at LIMIT ?2",
+            )?;
+            pending
+                .query_map(params![now, question.limit as i64], |r| {
+                    Ok(ShareLinkJob {
+                        url: r.get(0)?,
+                        info_code: r.get(1)?,
+                        source_id: r.get(2)?,
+                        attempts: r.get(3)?,
+                        recheck_page: None,
+                        rechecks: 0,
+                    })
+                })?
+                .collect::<rusqlite::Result<_>>()?
+        };
+        // A done link is re-read at each `[share] recheck` age, counted from its fetch.
+        for (index, age) in question.recheck.iter().enumerate() {
+            if jobs.len() >= question.limit {
+                break;
+            }
+            let cutoff = dates::format_utc(
+                question.now - chrono::Duration::from_std(*age).unwrap_or(chrono::Duration::MAX),
+            );
+            let mut due = self.conn.prepare_cached(
+                "SELECT url, info_code, source_id, attempts, page_url, rechecks FROM share_links
+                 WHERE state = 'done' AND page_url IS NOT NULL AND rechecks = ?1 AND fetched_at <= ?2
+                 ORDER BY fetched_at LIMIT ?3",
+            )?;
+            let rows = due.query_map(
+                params![index as i64, cutoff, (question.limit - jobs.len()) as i64],
+                |r| {
+                    Ok(ShareLinkJob {
+                        url: r.get(0)?,
+                        info_code: r.get(1)?,
+                        source_id: r.get(2)?,
+                        attempts: r.get(3)?,
+                        recheck_page: r.get(4)?,
+                        rechecks: r.get(5)?,
+                    })
+                },
+            )?;
+            for row in rows {
+                jobs.push(row?);
+            }
+        }
+        Ok(jobs)
+    }
+}
+
+pub(super) fn queue_share_links(
+    tx: &Transaction<'_>,
+    links: &[NewShareLink],
+    now: &str,
+) -> rusqlite::Result<()> {
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO share_links (url, info_code, source_id, state, attempts, last_error, added_at)
+         VALUES (?1, ?2, ?3, ?4, 0, ?5, ?6) ON CONFLICT(url) DO NOTHING",
+    )?;
+    for link in links {
+        insert.execute(params![
+            link.url,
+            link.info_code,
+            link.source_id,
+            link.state.as_str(),
+            link.reason,
+            now
+        ])?;
+    }
+    Ok(())
+}
+
+pub(super) fn update_share_link(
+    tx: &Transaction<'_>,
+    update: &ShareLinkUpdate,
+    source_id: Option<i64>,
+    now: &str,
+) -> rusqlite::Result<()> {
+    let article_id: Option<i64> = match &update.article_key {
+        Some(key) => tx
+            .prepare_cached("SELECT id FROM articles WHERE dedup_key = ?1")?
+            .query_row([key], |r| r.get(0))
+            .optional()?,
+        None => None,
+    };
+    let fetched_at = (update.state == ShareState::Done && !update.rechecked).then_some(now);
+    tx.prepare_cached(
+        "UPDATE share_links SET state = ?2, attempts = attempts + ?3, last_error = ?4,
+            next_attempt_at = ?5, page_url = coalesce(?6, page_url),
+            fetched_at = coalesce(?7, fetched_at), article_id = coalesce(?8, article_id),
+            rechecks = rechecks + ?9
+         WHERE url = ?1",
+    )?
+    .execute(params![
+        update.url,
+        update.state.as_str(),
+        i64::from(update.attempted),
+        update.error,
+        update.next_attempt_at.map(dates::format_utc),
+        update.page_url,
+        fetched_at,
+        article_id,
+        i64::from(update.rechecked),
+    ])?;
+    if update.touch_article
+        && let Some(article_id) = article_id
+    {
+        tx.prepare_cached(
+            "UPDATE articles SET share_url = coalesce(share_url, ?2), last_seen_at = ?3 WHERE id = ?1",
+        )?
+        .execute(params![article_id, update.url, now])?;
+        if let Some(source_id) = source_id {
+            tx.prepare_cached(
+                "INSERT INTO sightings (article_id, source_id, entry_url, first_seen_at, last_seen_at)
+                 VALUES (?1, ?2, ?3, ?4, ?4)
+                 ON CONFLICT(article_id, source_id) DO UPDATE SET last_seen_at = excluded.last_seen_at",
+            )?
+            .execute(params![article_id, source_id, update.url, now])?;
+        }
+    }
+    Ok(())
+}
