@@ -269,19 +269,25 @@ async fn work_link(context: &PollContext, job: ShareLinkJob, once: bool) -> Resu
         return Ok(0);
     }
 
+    // The source that listed or discovered the link gives the article its category, tags
+    // and timezone, as if the source had carried the article itself.
+    let source = job
+        .source_name
+        .as_deref()
+        .and_then(|name| config.sources.iter().find(|s| s.name == name));
     let mut errors = Vec::new();
     let mut stored = None;
     for candidate in &candidates {
-        let page = pages::fetch_article(config, &context.fetcher, candidate, None).await;
+        let page = pages::fetch_article(config, &context.fetcher, candidate, source).await;
         batch.attempts.extend(page.attempts);
         match page.result {
             Ok(found) => {
                 let mut entry = found.entry;
                 entry.info_code = job.info_code.clone().or(entry.info_code);
                 let context_for_normalize = SourceContext {
-                    name: "share",
-                    category: None,
-                    tags: &[],
+                    name: source.map_or("share", |s| s.name.as_str()),
+                    category: source.and_then(|s| s.category.as_deref()),
+                    tags: source.map_or(&[], |s| s.tags.as_slice()),
                     dedup: &config.dedup,
                 };
                 if let Some(mut article) = normalize::normalize(entry, &context_for_normalize) {

@@ -218,6 +218,8 @@ pub struct ShareLinkJob {
     pub info_code: Option<String>,
     /// The source that listed or discovered it (for the sighting).
     pub source_id: Option<i64>,
+    /// That source's name (its config gives the article's category, tags and timezone).
+    pub source_name: Option<String>,
     /// Attempts made so far.
     pub attempts: u32,
     /// For a `done` link due for a `[share] recheck`: the page that served it.

@@ -1576,3 +1576,356 @@ pub fn http_get(addr: &str, path: &str, timeout: Duration) -> io::Result<HttpRes
         body,
     })
 }
+
+// ---------------------------------------------------------------------------
+// Publishers: East Money–layout pages, the finews corpus, text of HTML
+// ---------------------------------------------------------------------------
+
+/// A post of the finews corpus (`tests/fixtures/finews/posts/**`) or the
+/// reference post: the article as the site stored it.
+#[derive(Clone, Debug)]
+pub struct CorpusPost {
+    /// Path relative to `tests/fixtures/finews/posts/` (or the fixture name).
+    pub file: String,
+    /// The front matter's title, unquoted and unescaped.
+    pub title: String,
+    /// The front matter's date, Beijing time (`+0800` when the post gives none).
+    pub date: chrono::DateTime<chrono::FixedOffset>,
+    /// The `> …` digest line (East Money's summary), when the post has one.
+    pub digest: Option<String>,
+    /// The article HTML between the front matter (and digest) and the share line.
+    pub body: String,
+    /// The 18-digit East Money id of the file name.
+    pub id: Option<String>,
+}
+
+impl CorpusPost {
+    /// `NW` + the 18-digit id.
+    pub fn info_code(&self) -> String {
+        format!(
+            "NW{}",
+            self.id.as_deref().expect("a post named by its East Money id")
+        )
+    }
+    /// `YYYY-MM-DD HH:MM:SS` in Beijing time, as East Money's `showTime`.
+    pub fn show_time(&self) -> String {
+        self.date.format("%Y-%m-%d %H:%M:%S").to_string()
+    }
+    /// The date in UTC as the database stores it (`2022-04-19T04:22:44Z`).
+    pub fn published_at(&self) -> String {
+        utc_text(&self.date)
+    }
+}
+
+/// Every `.md` file under `tests/fixtures/finews/posts`, relative to that
+/// folder, sorted.
+pub fn corpus_files() -> Vec<String> {
+    fn walk(dir: &Path, root: &Path, out: &mut Vec<String>) {
+        for entry in std::fs::read_dir(dir).expect("the finews fixtures") {
+            let path = entry.expect("a directory entry").path();
+            if path.is_dir() {
+                walk(&path, root, out);
+            } else if path.extension().is_some_and(|e| e == "md") {
+                out.push(path.strip_prefix(root).unwrap().to_string_lossy().into_owned());
+            }
+        }
+    }
+    let root = fixtures_dir().join("finews").join("posts");
+    let mut out = Vec::new();
+    walk(&root, &root, &mut out);
+    out.sort();
+    out
+}
+
+/// Reads the corpus post `tests/fixtures/finews/posts/<file>`.
+pub fn corpus_post(file: &str) -> CorpusPost {
+    let text = fixture_str(&format!("finews/posts/{file}"));
+    parse_post(file, &text).unwrap_or_else(|e| panic!("post {file}: {e}"))
+}
+
+/// Parses a Jekyll post of the finews site; Err says why it is no East Money
+/// article with a title and a date.
+pub fn parse_post(file: &str, text: &str) -> Result<CorpusPost, String> {
+    let text = text.replace("\r\n", "\n");
+    let text = text.trim_start_matches('\n');
+    let rest = text.strip_prefix("---\n").ok_or("no front matter")?;
+    let (front, rest) = rest.split_once("\n---\n").ok_or("unterminated front matter")?;
+    let field = |key: &str| {
+        front
+            .lines()
+            .find_map(|l| l.strip_prefix(key))
+            .map(str::trim)
+            .unwrap_or_default()
+            .to_string()
+    };
+    let raw_title = field("title:");
+    let title = raw_title
+        .strip_prefix('"')
+        .and_then(|t| t.strip_suffix('"'))
+        .unwrap_or(&raw_title)
+        .replace("\\\"", "\"")
+        .replace("\\\\", "\\");
+    if title.trim().is_empty() {
+        return Err("empty title".into());
+    }
+    let raw_date = field("date:");
+    let date = chrono::DateTime::parse_from_str(&raw_date, "%Y-%m-%d %H:%M:%S %z")
+        .ok()
+        .or_else(|| {
+            let naive = chrono::NaiveDateTime::parse_from_str(&raw_date, "%Y-%m-%d %H:%M:%S").ok()?;
+            naive.and_local_timezone(beijing_offset()).single()
+        })
+        .ok_or_else(|| format!("unreadable date {raw_date:?}"))?;
+    let share = regex::Regex::new(r"\n\n<(?:https?://[^>\s]*)?>").unwrap();
+    let end = share
+        .find(rest)
+        .ok_or("no share line: a site post, not an East Money article")?;
+    let mut body = rest[..end.start()].trim_start_matches('\n');
+    let mut digest = None;
+    if body.starts_with('>') {
+        let (quote, after) = body.split_once("\n\n").unwrap_or((body, ""));
+        let lines: Vec<&str> = quote.lines().map(|l| l.trim_start_matches('>').trim()).collect();
+        digest = Some(lines.join(" "));
+        body = after.trim_start_matches('\n');
+    }
+    let id = regex::Regex::new(r"(\d{18})\.md$")
+        .unwrap()
+        .captures(file)
+        .map(|c| c[1].to_string());
+    Ok(CorpusPost {
+        file: file.to_string(),
+        title,
+        date,
+        digest,
+        body: body.to_string(),
+        id,
+    })
+}
+
+/// UTC+8.
+pub fn beijing_offset() -> chrono::FixedOffset {
+    chrono::FixedOffset::east_opt(8 * 3600).unwrap()
+}
+
+/// `YYYY-MM-DD HH:MM:SS` read as Beijing time.
+pub fn beijing(local: &str) -> chrono::DateTime<chrono::FixedOffset> {
+    chrono::NaiveDateTime::parse_from_str(local, "%Y-%m-%d %H:%M:%S")
+        .unwrap_or_else(|e| panic!("time {local:?}: {e}"))
+        .and_local_timezone(beijing_offset())
+        .unwrap()
+}
+
+/// A time as the database stores it: RFC 3339, UTC, seconds, `Z`.
+pub fn utc_text<Tz: chrono::TimeZone>(t: &chrono::DateTime<Tz>) -> String {
+    t.with_timezone(&chrono::Utc)
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
+}
+
+/// HTML-escapes text for an attribute or element.
+pub fn html_escape_text(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// An article page in the layout of finance.eastmoney.com: `div.title`,
+/// `div.infos > div.item` with the time to the minute (`YYYY年MM月DD日 HH:MM`)
+/// and `来源：<outlet>`, `#ContentBody` holding `body` plus a share block, a
+/// quote image, an ad box and a script, a sidebar with its own `div.title`,
+/// and `meta article:published_time` to the second.
+pub fn east_money_page(
+    title: &str,
+    local: &chrono::DateTime<chrono::FixedOffset>,
+    source: Option<&str>,
+    body: &str,
+    canonical: Option<&str>,
+) -> String {
+    let title = html_escape_text(title);
+    let canonical = canonical.map_or(String::new(), |c| format!(r#"<link rel="canonical" href="{c}">"#));
+    let source = source.map_or(String::new(), |x| {
+        format!(
+            r#"<div class="item">来源：<a href="http://www.eastmoney.com/" target="_blank">{x}</a></div>"#
+        )
+    });
+    format!(
+        r#"<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>{title}_东方财富网</title>
+<meta name="keywords" content="财经,股票"><meta property="og:title" content="{title}">
+<meta property="article:published_time" content="{iso}">{canonical}
+<script src="//emres.dfcfw.com/common/js/jquery.js"></script><script>var newsid = "1";</script>
+<style>.title{{font-size:24px}}</style></head>
+<body><div class="topbar"><ul class="nav"><li><a href="//www.eastmoney.com/">东方财富网首页</a></li><li><a href="//finance.eastmoney.com/">财经频道</a></li></ul></div>
+<div class="main"><div class="mainleft"><div class="title">{title}</div>
+<div class="infos"><div class="item">{minute}</div>{source}<div class="item">评论</div></div>
+<div class="txtinfos" id="ContentBody">
+{body}
+<div class="em_sharelink">分享到：<a href="http://share.eastmoney.com/weixin">微信</a><a href="http://service.weibo.com/share">微博</a></div>
+<center><img src="https://webquoteklinepic.eastmoney.com/GetPic.aspx?nid=1.000001&imageType=r" alt="分时图" /></center>
+<div class="ad_bottom"><a href="http://acttg.eastmoney.com/pub/ad1">开户立享万1佣金，点击下载东方财富APP</a></div>
+<script>loadQuotes();</script>
+</div></div>
+<div class="mainright"><div class="title">热门文章</div><ul><li><a href="/a/1.html">一篇很热门的文章标题在这里</a></li></ul></div></div>
+<div class="footer"><p>东方财富网版权所有 未经许可不得转载</p></div><script>track();</script></body></html>"#,
+        iso = local.format("%Y-%m-%dT%H:%M:%S%:z"),
+        minute = local.format("%Y年%m月%d日 %H:%M"),
+    )
+}
+
+/// The plain text of an HTML fragment as lines: block elements (`p`, `br`,
+/// `div`, `li`, headings, …) break lines, scripts and styles are dropped,
+/// entities decoded, whitespace (NBSP and U+3000 included) collapsed, empty
+/// lines removed. What CONTRACT §3 calls `content_text`, computed
+/// independently of the crate.
+pub fn text_lines(html: &str) -> Vec<String> {
+    const BLOCKS: &[&str] = &[
+        "p",
+        "br",
+        "div",
+        "li",
+        "ul",
+        "ol",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "tr",
+        "table",
+        "blockquote",
+        "pre",
+        "section",
+        "article",
+        "header",
+        "footer",
+        "figure",
+        "figcaption",
+        "dd",
+        "dt",
+        "hr",
+    ];
+    fn walk(el: scraper::ElementRef<'_>, out: &mut String) {
+        for child in el.children() {
+            match child.value() {
+                scraper::Node::Text(t) => out.push_str(t),
+                scraper::Node::Element(e) => {
+                    let name = e.name();
+                    if matches!(name, "script" | "style" | "template" | "noscript") {
+                        continue;
+                    }
+                    let block = BLOCKS.contains(&name);
+                    if block {
+                        out.push('\n');
+                    }
+                    if let Some(c) = scraper::ElementRef::wrap(child) {
+                        walk(c, out);
+                    }
+                    if block {
+                        out.push('\n');
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    let doc = scraper::Html::parse_fragment(html);
+    let mut raw = String::new();
+    walk(doc.root_element(), &mut raw);
+    raw.lines()
+        .map(|l| {
+            l.split(char::is_whitespace)
+                .filter(|w| !w.is_empty())
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .filter(|l| !l.is_empty())
+        .collect()
+}
+
+/// `text_lines(html)` joined with `\n`.
+pub fn html_text(html: &str) -> String {
+    text_lines(html).join("\n")
+}
+
+/// The outlet of the last `（文章来源：X）` line of an HTML body (markup such
+/// as stock-link spans inside it dropped), trimmed.
+pub fn media_line(html: &str) -> Option<String> {
+    let re = regex::Regex::new(r"[（(]\s*文章来源[：:]\s*([^）)\n]+?)\s*[）)]").unwrap();
+    let text = html_text(html);
+    re.captures_iter(&text)
+        .last()
+        .map(|c| c[1].trim().to_string())
+        .filter(|m| !m.is_empty())
+}
+
+/// One `share_links` row (CONTRACT §3).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ShareLinkRow {
+    pub url: String,
+    pub info_code: Option<String>,
+    pub source_id: Option<i64>,
+    pub state: String,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+    pub article_id: Option<i64>,
+}
+
+/// Every share link, in insertion order.
+pub fn share_links(conn: &rusqlite::Connection) -> Vec<ShareLinkRow> {
+    let mut st = conn
+        .prepare(
+            "SELECT url, info_code, source_id, state, attempts, last_error, article_id \
+             FROM share_links ORDER BY rowid",
+        )
+        .expect("prepare share_links");
+    st.query_map([], |r| {
+        Ok(ShareLinkRow {
+            url: r.get(0)?,
+            info_code: r.get(1)?,
+            source_id: r.get(2)?,
+            state: r.get(3)?,
+            attempts: r.get::<_, Option<i64>>(4)?.unwrap_or(0),
+            last_error: r.get(5)?,
+            article_id: r.get(6)?,
+        })
+    })
+    .expect("query share_links")
+    .collect::<Result<Vec<_>, _>>()
+    .expect("read share_links")
+}
+
+/// The names of the sources that saw article `article_id`, sorted.
+pub fn sighting_sources(conn: &rusqlite::Connection, article_id: i64) -> Vec<String> {
+    let mut st = conn
+        .prepare(
+            "SELECT s.name FROM sightings g JOIN sources s ON s.id = g.source_id \
+             WHERE g.article_id = ?1 ORDER BY s.name",
+        )
+        .expect("prepare sightings");
+    st.query_map([article_id], |r| r.get(0))
+        .expect("query sightings")
+        .collect::<Result<Vec<String>, _>>()
+        .expect("read sightings")
+}
+
+/// The article whose `info_code` is `code`, if any.
+pub fn article_by_code(conn: &rusqlite::Connection, code: &str) -> Option<Article> {
+    articles(conn)
+        .into_iter()
+        .find(|a| a.info_code.as_deref() == Some(code))
+}
+
+/// The head of a publisher test config: [`base_config`] without its
+/// `[share]` table, followed by `share` (a whole `[share]` table that must
+/// name only local hosts).
+pub fn publisher_config(share: &str) -> String {
+    let base = base_config();
+    let head = base
+        .split("\n[share]")
+        .next()
+        .expect("base_config has a [share] table")
+        .to_string();
+    format!("{head}\n{share}\n")
+}

@@ -38,9 +38,10 @@ impl Writer {
         let now = dates::format_utc(question.now);
         let mut jobs: Vec<ShareLinkJob> = {
             let mut pending = self.conn.prepare_cached(
-                "SELECT url, info_code, source_id, attempts FROM share_links
-                 WHERE state = 'pending' AND (next_attempt_at IS NULL OR next_attempt_at <= ?1)
-                 ORDER BY added_at LIMIT ?2",
+                "SELECT l.url, l.info_code, l.source_id, l.attempts, s.name
+                 FROM share_links l LEFT JOIN sources s ON s.id = l.source_id
+                 WHERE l.state = 'pending' AND (l.next_attempt_at IS NULL OR l.next_attempt_at <= ?1)
+                 ORDER BY l.added_at LIMIT ?2",
             )?;
             pending
                 .query_map(params![now, question.limit as i64], |r| {
@@ -49,6 +50,7 @@ impl Writer {
                         info_code: r.get(1)?,
                         source_id: r.get(2)?,
                         attempts: r.get(3)?,
+                        source_name: r.get(4)?,
                         recheck_page: None,
                         rechecks: 0,
                     })
@@ -64,9 +66,10 @@ impl Writer {
                 question.now - chrono::Duration::from_std(*age).unwrap_or(chrono::Duration::MAX),
             );
             let mut due = self.conn.prepare_cached(
-                "SELECT url, info_code, source_id, attempts, page_url, rechecks FROM share_links
-                 WHERE state = 'done' AND page_url IS NOT NULL AND rechecks = ?1 AND fetched_at <= ?2
-                 ORDER BY fetched_at LIMIT ?3",
+                "SELECT l.url, l.info_code, l.source_id, l.attempts, l.page_url, l.rechecks, s.name
+                 FROM share_links l LEFT JOIN sources s ON s.id = l.source_id
+                 WHERE l.state = 'done' AND l.page_url IS NOT NULL AND l.rechecks = ?1 AND l.fetched_at <= ?2
+                 ORDER BY l.fetched_at LIMIT ?3",
             )?;
             let rows = due.query_map(
                 params![index as i64, cutoff, (question.limit - jobs.len()) as i64],
@@ -78,6 +81,7 @@ impl Writer {
                         attempts: r.get(3)?,
                         recheck_page: r.get(4)?,
                         rechecks: r.get(5)?,
+                        source_name: r.get(6)?,
                     })
                 },
             )?;
