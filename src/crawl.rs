@@ -57,6 +57,8 @@ pub struct PollContext {
     pub store: Arc<Store>,
     /// Counters for `/metrics`, when enabled.
     pub metrics: Option<Arc<Metrics>>,
+    /// Which hosts share links may be requested from.
+    pub share_rules: Arc<ShareRules>,
 }
 
 impl PollContext {
@@ -70,7 +72,9 @@ impl PollContext {
     ) -> Result<PollContext, CrawlError> {
         let politeness = Arc::new(Politeness::new(&config, shutdown));
         let fetcher = Fetcher::new(&config.http, politeness, max_pause_wait)?;
+        let share_rules = Arc::new(ShareRules::new(&config));
         Ok(PollContext {
+            share_rules,
             config,
             fetcher,
             store,
@@ -378,12 +382,12 @@ async fn poll(
 
 /// A `share_links` source: its URLs go into the queue (the queue's worker fetches them).
 fn poll_share_links(context: &PollContext, source: &SourceConfig, state: &SourceState) -> Polled {
-    let rules = ShareRules::new(&context.config);
+    let rules = &context.share_rules;
     let mut parsed = Parsed::outcome(SourceOutcome::Listed);
     parsed.queue_links = source
         .urls
         .iter()
-        .map(|url| share::new_link(&context.config, &rules, url, Some(state.id)))
+        .map(|url| share::new_link(&context.config, rules, url, Some(state.id)))
         .collect();
     Polled {
         attempts: Vec::new(),
@@ -476,14 +480,14 @@ async fn poll_list(
     let (pages, page_attempts) = full_texts(context, source, kind, &listed, &normalize_context).await;
     attempts.extend(page_attempts);
 
-    let rules = ShareRules::new(config);
+    let rules = &*context.share_rules;
     let mut queue_links: Vec<NewShareLink> = Vec::new();
     let mut articles: Vec<Article> = listed.into_iter().map(|(_, a)| a).collect();
     for article in &articles {
-        queue_links.extend(share::discover(config, &rules, Some(state.id), article, &[]));
+        queue_links.extend(share::discover(config, rules, Some(state.id), article, &[]));
     }
     for (article, links) in &pages {
-        queue_links.extend(share::discover(config, &rules, Some(state.id), article, links));
+        queue_links.extend(share::discover(config, rules, Some(state.id), article, links));
     }
     queue_links.sort_by(|a, b| a.url.cmp(&b.url));
     queue_links.dedup_by(|a, b| a.url == b.url);

@@ -207,7 +207,7 @@ async fn process_link(context: &PollContext, job: ShareLinkJob, once: bool) -> R
 
 async fn work_link(context: &PollContext, job: ShareLinkJob, once: bool) -> Result<usize, StoreError> {
     let config = &*context.config;
-    let rules = ShareRules::new(config);
+    let rules = &*context.share_rules;
     let now = Utc::now();
     let mut batch = FetchBatch {
         source_id: job.source_id,
@@ -298,7 +298,7 @@ async fn work_link(context: &PollContext, job: ShareLinkJob, once: bool) -> Resu
                     article.replaces_content = is_recheck;
                     batch
                         .queue_links
-                        .extend(discover(config, &rules, job.source_id, &article, &found.links));
+                        .extend(discover(config, rules, job.source_id, &article, &found.links));
                     stored = Some((candidate.to_string(), article));
                     break;
                 }

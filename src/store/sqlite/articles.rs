@@ -38,7 +38,10 @@ pub(super) fn upsert_article(
             " FROM articles WHERE dedup_key = ?1"
         ))?;
         let mut found = by_key.query_row([&incoming.dedup_key], read_article).optional()?;
+        // An `info:` key is the infoCode itself; other keys may meet a row that learned
+        // the infoCode from another copy.
         if found.is_none()
+            && !incoming.dedup_key.starts_with("info:")
             && let Some(code) = &incoming.info_code
         {
             let mut by_code = tx.prepare_cached(concat!(
