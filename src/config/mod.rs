@@ -502,6 +502,7 @@ impl Config {
             text,
             path,
             dir: normalize_path(&std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf())),
+            newlines: Ctx::newlines(text),
         };
         let raw: RawConfig = toml::from_str(text).map_err(|e| ctx.toml_error(&e))?;
         ctx.build(raw)
