@@ -28,6 +28,7 @@ const MIGRATION_SQL: &[&str] = &[
     include_str!("../../../migrations/0002_source_lifecycle.sql"),
     include_str!("../../../migrations/0003_share_queue.sql"),
     include_str!("../../../migrations/0004_fts_bulk_index.sql"),
+    include_str!("../../../migrations/0005_fts_automerge.sql"),
 ];
 
 static MIGRATIONS: LazyLock<Migrations<'static>> =
