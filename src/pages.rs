@@ -56,13 +56,6 @@ impl PageError {
     }
 }
 
-fn host_headers<'a>(config: &'a Config, url: &Url) -> &'a [(String, String)] {
-    url.host_str()
-        .and_then(|h| config.host_for(h))
-        .map(|h| h.headers.as_slice())
-        .unwrap_or_default()
-}
-
 fn describe_failure(url: &Url, outcome: Result<Outcome, crate::fetch::FetchError>) -> PageError {
     match outcome {
         Ok(Outcome::Status { status, .. }) => PageError::Fetch(format!("{url}: HTTP {status}")),
@@ -79,9 +72,7 @@ pub async fn fetch_article(
     url: &Url,
     source: Option<&SourceConfig>,
 ) -> Page {
-    let fetched = fetcher
-        .fetch(url, &Validators::default(), host_headers(config, url))
-        .await;
+    let fetched = fetcher.fetch(url, &Validators::default()).await;
     let result = match fetched.outcome {
         Ok(Outcome::Body(body)) => {
             let html = charset::decode_html(&body.bytes, body.content_type.as_deref()).text;
@@ -114,20 +105,8 @@ pub async fn fetch_article(
 }
 
 /// Fetches a JSON detail body for `entry` and returns the entry with it as rank-3 content.
-pub async fn fetch_detail(
-    config: &Config,
-    fetcher: &Fetcher,
-    detail_url: &Url,
-    pointer: &str,
-    mut entry: Entry,
-) -> Page {
-    let fetched = fetcher
-        .fetch(
-            detail_url,
-            &Validators::default(),
-            host_headers(config, detail_url),
-        )
-        .await;
+pub async fn fetch_detail(fetcher: &Fetcher, detail_url: &Url, pointer: &str, mut entry: Entry) -> Page {
+    let fetched = fetcher.fetch(detail_url, &Validators::default()).await;
     let result = match fetched.outcome {
         Ok(Outcome::Body(body)) => json::parse_detail(&body.bytes, body.content_type.as_deref(), pointer)
             .map(|html| {

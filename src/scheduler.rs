@@ -147,6 +147,14 @@ pub fn next_delay(config: &Config, base: Duration, result: &PollResult, unit_ran
     delay.mul_f64(factor.max(0.0))
 }
 
+/// `at + d`, saturating at the end of time.
+pub fn after(at: DateTime<Utc>, d: Duration) -> DateTime<Utc> {
+    chrono::Duration::from_std(d)
+        .ok()
+        .and_then(|d| at.checked_add_signed(d))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
 /// Spreads `count` sources new to the database over `interval`: the i-th is due at
 /// `now + interval·i/count`, so that the first polls at once and the rest do not all fire at
 /// start-up.

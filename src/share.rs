@@ -10,7 +10,7 @@
 
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use futures_util::StreamExt;
 use regex::Regex;
 use std::sync::LazyLock;
@@ -22,6 +22,7 @@ use crate::crawl::PollContext;
 use crate::dedup;
 use crate::normalize::{self, Article, SourceContext};
 use crate::pages::{self, fill_template};
+use crate::scheduler;
 use crate::store::{FetchBatch, NewShareLink, ShareLinkJob, ShareLinkUpdate, ShareState, StoreError};
 
 /// A link is given up (`failed`) after this many attempts.
@@ -333,7 +334,7 @@ async fn work_link(context: &PollContext, job: ShareLinkJob, once: bool) -> Resu
             } else {
                 (
                     ShareState::Pending,
-                    Some(add(Utc::now(), retry_delay(attempts, once))),
+                    Some(scheduler::after(Utc::now(), retry_delay(attempts, once))),
                 )
             };
             tracing::info!(url = %job.url, attempts, state = state.as_str(), error, "share link attempt failed");
@@ -380,8 +381,4 @@ fn done(
         touch_article: touch,
         rechecked,
     }
-}
-
-fn add(at: DateTime<Utc>, d: Duration) -> DateTime<Utc> {
-    at + chrono::Duration::from_std(d).unwrap_or_default()
 }

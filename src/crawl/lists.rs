@@ -46,18 +46,13 @@ pub(super) async fn poll_list(
     now: DateTime<Utc>,
 ) -> Polled {
     let config = &*context.config;
-    let headers = url
-        .host_str()
-        .and_then(|h| config.host_for(h))
-        .map(|h| h.headers.as_slice())
-        .unwrap_or_default();
     let FetchResult {
         mut attempts,
         moved_permanently,
         outcome,
     } = context
         .fetcher
-        .fetch(&url, &state.validators, headers)
+        .fetch(&url, &state.validators)
         .instrument(tracing::debug_span!("fetch", url = %url))
         .await;
     let body = match outcome {
@@ -194,7 +189,7 @@ async fn full_texts(
                     pages::fetch_article(config, &context.fetcher, &url, Some(source)).await
                 }
                 SecondRequest::Detail(url, pointer, entry) => {
-                    pages::fetch_detail(config, &context.fetcher, &url, &pointer, *entry).await
+                    pages::fetch_detail(&context.fetcher, &url, &pointer, *entry).await
                 }
             };
             (i, page)

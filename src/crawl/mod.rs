@@ -71,7 +71,7 @@ impl PollContext {
         shutdown: CancellationToken,
     ) -> Result<PollContext, CrawlError> {
         let politeness = Arc::new(Politeness::new(&config, shutdown));
-        let fetcher = Fetcher::new(&config.http, politeness, max_pause_wait)?;
+        let fetcher = Fetcher::new(&config.http, &config.hosts, politeness, max_pause_wait)?;
         let share_rules = Arc::new(ShareRules::new(&config));
         Ok(PollContext {
             share_rules,
@@ -302,7 +302,7 @@ async fn poll(
     let delay = scheduler::next_delay(config, base, &result, fastrand::f64());
     let mut next_poll_at = match &parsed.outcome {
         SourceOutcome::Deferred { until } => *until,
-        _ => add(polled_at, delay),
+        _ => scheduler::after(polled_at, delay),
     };
     if let Some(until) = host.and_then(|h| context.fetcher.politeness().paused_until(&h)) {
         next_poll_at = next_poll_at.max(until);
@@ -385,12 +385,4 @@ fn status_text(status: u16) -> &'static str {
         .ok()
         .and_then(|s| s.canonical_reason())
         .unwrap_or("")
-}
-
-/// `at + d`, saturating at the end of time.
-fn add(at: DateTime<Utc>, d: Duration) -> DateTime<Utc> {
-    chrono::Duration::from_std(d)
-        .ok()
-        .and_then(|d| at.checked_add_signed(d))
-        .unwrap_or(DateTime::<Utc>::MAX_UTC)
 }

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use url::Url;
 
-use crate::config::HttpConfig;
+use crate::config::{HostConfig, HttpConfig, host_matches};
 use crate::politeness::{Politeness, Refusal};
 
 mod request;
@@ -175,6 +175,9 @@ pub struct FetchResult {
     pub outcome: Result<Outcome, FetchError>,
 }
 
+/// A `[[host]] domain` and the headers sent to it and its subdomains.
+type HostHeaders = (String, Vec<(String, String)>);
+
 /// The process's one HTTP client, its limits and the politeness every request obeys.
 #[derive(Clone)]
 pub struct Fetcher {
@@ -184,6 +187,8 @@ pub struct Fetcher {
     max_body: u64,
     max_redirects: u32,
     max_pause_wait: Duration,
+    /// `[[host]] headers`, by domain: sent with every request to a matching host.
+    host_headers: Arc<Vec<HostHeaders>>,
 }
 
 impl Fetcher {
@@ -192,6 +197,7 @@ impl Fetcher {
     /// at most `max_pause_wait` waits for the pause to end; a longer pause refuses it.
     pub fn new(
         http: &HttpConfig,
+        hosts: &[HostConfig],
         politeness: Arc<Politeness>,
         max_pause_wait: Duration,
     ) -> Result<Fetcher, FetchError> {
@@ -206,10 +212,16 @@ impl Fetcher {
             .pool_max_idle_per_host(http.concurrency.max(1))
             .build()
             .map_err(|e| FetchError::Client(error_chain(&e)))?;
+        let host_headers = hosts
+            .iter()
+            .filter(|h| !h.headers.is_empty())
+            .map(|h| (h.domain.clone(), h.headers.clone()))
+            .collect();
         Ok(Fetcher {
             client,
             politeness,
             max_pause_wait,
+            host_headers: Arc::new(host_headers),
             timeout: http.timeout,
             max_body: http.max_body,
             max_redirects: http.max_redirects,
@@ -217,17 +229,10 @@ impl Fetcher {
     }
 
     /// Fetches `url`, conditionally when `validators` are given, following redirects up to
-    /// `[http] max_redirects`. `extra_headers` are sent on every hop (per-host headers).
-    pub async fn fetch(
-        &self,
-        url: &Url,
-        validators: &Validators,
-        extra_headers: &[(String, String)],
-    ) -> FetchResult {
+    /// `[http] max_redirects`. Each hop carries the `[[host]] headers` of its own host.
+    pub async fn fetch(&self, url: &Url, validators: &Validators) -> FetchResult {
         let mut attempts = Vec::with_capacity(1);
-        let (outcome, moved_permanently) = self
-            .fetch_hops(url, validators, extra_headers, true, &mut attempts)
-            .await;
+        let (outcome, moved_permanently) = self.fetch_hops(url, validators, true, &mut attempts).await;
         FetchResult {
             attempts,
             moved_permanently,
@@ -250,7 +255,6 @@ impl Fetcher {
         &self,
         url: &Url,
         validators: &Validators,
-        extra_headers: &[(String, String)],
         check_robots: bool,
         attempts: &mut Vec<Attempt>,
     ) -> (Result<Outcome, FetchError>, Option<Url>) {
@@ -262,7 +266,7 @@ impl Fetcher {
                 "http" | "https" => {
                     if check_robots
                         && self.politeness.respects_robots()
-                        && !self.robots_allow(&current, extra_headers, attempts).await
+                        && !self.robots_allow(&current, attempts).await
                     {
                         let error = FetchError::DisallowedByRobots {
                             url: current.to_string(),
@@ -298,7 +302,7 @@ impl Fetcher {
                             return (Err(error), moved_permanently);
                         }
                     };
-                    let hop = self.request(&current, validators, extra_headers).await;
+                    let hop = self.request(&current, validators).await;
                     drop(permit);
                     if let Ok(HopOutcome::Final(Outcome::Status {
                         status: 429 | 503,
@@ -353,27 +357,27 @@ impl Fetcher {
         }
     }
 
+    /// The `[[host]] headers` for `url`'s host (the longest matching domain).
+    fn headers_for(&self, url: &Url) -> &[(String, String)] {
+        let host = url.host_str().unwrap_or_default();
+        self.host_headers
+            .iter()
+            .filter(|(domain, _)| host_matches(domain, host))
+            .max_by_key(|(domain, _)| domain.len())
+            .map(|(_, headers)| headers.as_slice())
+            .unwrap_or_default()
+    }
+
     /// Whether robots.txt of `url`'s origin allows it, fetching robots.txt (once per origin
     /// and day, through the same politeness) when needed.
-    async fn robots_allow(
-        &self,
-        url: &Url,
-        extra_headers: &[(String, String)],
-        attempts: &mut Vec<Attempt>,
-    ) -> bool {
+    async fn robots_allow(&self, url: &Url, attempts: &mut Vec<Attempt>) -> bool {
         let slot = self.politeness.robots_slot(&url.origin().ascii_serialization());
         let mut robots = slot.lock().await;
         if robots.needs_fetch() {
             let body = match url.join("/robots.txt") {
                 Ok(robots_url) => {
-                    let fetched = Box::pin(self.fetch_hops(
-                        &robots_url,
-                        &Validators::default(),
-                        extra_headers,
-                        false,
-                        attempts,
-                    ))
-                    .await;
+                    let fetched =
+                        Box::pin(self.fetch_hops(&robots_url, &Validators::default(), false, attempts)).await;
                     match fetched.0 {
                         Ok(Outcome::Body(body)) => Some(body.bytes),
                         _ => None,

@@ -10,16 +10,11 @@ use url::Url;
 use super::{Attempt, Body, FetchError, Fetcher, Outcome, Validators, error_chain};
 
 impl Fetcher {
-    pub(super) async fn request(
-        &self,
-        url: &Url,
-        validators: &Validators,
-        extra_headers: &[(String, String)],
-    ) -> HopResult {
+    pub(super) async fn request(&self, url: &Url, validators: &Validators) -> HopResult {
         let started_at = Utc::now();
         let clock = Instant::now();
         let mut headers = HeaderMap::new();
-        for (name, value) in extra_headers {
+        for (name, value) in self.headers_for(url) {
             if let (Ok(name), Ok(value)) = (
                 HeaderName::from_bytes(name.as_bytes()),
                 HeaderValue::from_str(value),
