@@ -133,7 +133,7 @@ impl Daemon {
             tokio::time::interval(service::watchdog_interval().map_or(HOUSEKEEPING, |w| w.min(HOUSEKEEPING)));
         housekeeping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut forget = tokio::time::interval(FORGET_IDLE_HOSTS);
-        let max_polls = self.context.config.http.concurrency.max(1) * 4;
+        let max_polls = crate::crawl::polls_in_flight(&self.context.config);
         loop {
             let next_due = self.queue.next_due();
             let wait = next_due
@@ -172,7 +172,7 @@ impl Daemon {
         self.sources = config
             .sources
             .iter()
-            .map(|s| (s.name.clone(), Arc::new(s.clone())))
+            .map(|s| (s.name.clone(), Arc::clone(s)))
             .collect();
         for name in previous.iter().filter(|n| !self.sources.contains_key(*n)) {
             tracing::info!(source = %name, "source removed from the config; no longer polled");

@@ -275,7 +275,8 @@ async fn work_link(context: &PollContext, job: ShareLinkJob, once: bool) -> Resu
     let source = job
         .source_name
         .as_deref()
-        .and_then(|name| config.sources.iter().find(|s| s.name == name));
+        .and_then(|name| config.sources.iter().find(|s| s.name == name))
+        .map(|s| &**s);
     let mut errors = Vec::new();
     let mut stored = None;
     for candidate in &candidates {

@@ -21,6 +21,7 @@ use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono_tz::Tz;
@@ -67,8 +68,9 @@ pub struct Config {
     pub metrics: Option<MetricsConfig>,
     /// `[[host]]` overrides, in file order.
     pub hosts: Vec<HostConfig>,
-    /// `[[source]]`s, in file order, disabled ones included.
-    pub sources: Vec<SourceConfig>,
+    /// `[[source]]`s, in file order, disabled ones included. Shared, not copied, by the
+    /// daemon's tables (a config may list 100,000 sources).
+    pub sources: Vec<Arc<SourceConfig>>,
     /// `[dedup]`.
     pub dedup: DedupConfig,
     /// `[share]`.
@@ -304,10 +306,11 @@ pub struct SourceConfig {
     pub enabled: bool,
     /// Overrides `[daemon] timezone`.
     pub timezone: Option<Tz>,
-    /// `Some` iff `kind == Json`.
-    pub json: Option<JsonListConfig>,
-    /// `Some` iff `kind == Html`.
-    pub html: Option<HtmlListConfig>,
+    /// `Some` iff `kind == Json`. Boxed: most sources are feeds, and an inline list config
+    /// made every source several hundred bytes larger.
+    pub json: Option<Box<JsonListConfig>>,
+    /// `Some` iff `kind == Html`. Boxed, as `json`.
+    pub html: Option<Box<HtmlListConfig>>,
 }
 
 /// The keys of a `type = "json"` source.

@@ -6,6 +6,7 @@
 use std::net::SocketAddr;
 use std::ops::Range;
 use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use regex::Regex;
@@ -110,7 +111,7 @@ impl Ctx<'_> {
             }
             hosts.push(host);
         }
-        let mut sources: Vec<SourceConfig> = Vec::new();
+        let mut sources: Vec<Arc<SourceConfig>> = Vec::new();
         let mut first_line = std::collections::HashMap::new();
         for (i, s) in raw.source.iter().enumerate() {
             let source = self.source(i, s, &schedule, &mut warnings)?;
@@ -125,7 +126,7 @@ impl Ctx<'_> {
                     .sec(format!("[[source]] {:?}", source.name))
                     .err(span, "name", msg));
             }
-            sources.push(source);
+            sources.push(Arc::new(source));
         }
         Ok(Config {
             path: self.path.to_path_buf(),
@@ -417,7 +418,7 @@ impl Ctx<'_> {
                     "needs detail_url",
                 ));
             }
-            Some(JsonListConfig {
+            Some(Box::new(JsonListConfig {
                 items: ptr("items", &r.items)?.unwrap_or_default(),
                 fields: JsonFields {
                     info_code: ptr("fields.info_code", &f.info_code)?,
@@ -434,7 +435,7 @@ impl Ctx<'_> {
                     .map(|v| sec.template("detail_url", v, DETAIL_URL_PLACEHOLDERS))
                     .transpose()?,
                 detail_content: ptr("detail_content", &r.detail_content)?,
-            })
+            }))
         } else {
             None
         };
@@ -448,12 +449,12 @@ impl Ctx<'_> {
                 )),
             };
             let opt = |key: &str, v: &Option<Str>| v.as_ref().map(|v| sec.selector(key, v)).transpose();
-            Some(HtmlListConfig {
+            Some(Box::new(HtmlListConfig {
                 item: need("item", &r.item)?,
                 link: need("link", &r.link)?,
                 title: opt("title", &r.title)?,
                 published: opt("published", &r.published)?,
-            })
+            }))
         } else {
             None
         };
