@@ -155,7 +155,7 @@ pub async fn once(
         .sources
         .iter()
         .filter(|s| s.enabled)
-        .filter_map(|s| states.get(&s.name).map(|state| (s, state)))
+        .filter_map(|s| states.get(&s.name).map(|state| (&**s, state)))
         .filter(|(s, state)| {
             if let Some(reason) = &state.disabled_reason {
                 tracing::warn!(source = %s.name, reason, "source disabled until its config entry changes");
@@ -168,7 +168,7 @@ pub async fn once(
     let mut report = OnceReport::default();
     let mut polls = futures_util::stream::iter(enabled)
         .map(|(source, state)| poll_source(&context, source, state))
-        .buffer_unordered(config.http.concurrency.max(1));
+        .buffer_unordered(polls_in_flight(config));
     while let Some(poll) = polls.next().await {
         let poll = poll?;
         report.polled += 1;
@@ -188,6 +188,14 @@ pub async fn once(
     report.new_articles += shared.new_articles;
     report.share_links = shared.processed;
     Ok(report)
+}
+
+/// How many polls may be under way at once. More than `[http] concurrency` (which the
+/// fetcher enforces on requests): a poll whose articles wait for the writer holds no
+/// connection, and while the writer is busy (a search-index pass) the next polls keep
+/// fetching and parsing instead of the whole crawl waiting for the writer.
+pub fn polls_in_flight(config: &Config) -> usize {
+    config.http.concurrency.max(1) * 4
 }
 
 /// What a poll produced, before it is stored.
