@@ -233,8 +233,10 @@ def count_fetches(db):
         con.close()
 
 
-def bench_sched(args, work, farm_dir, manifest, env):
-    n, due = args.sched_sources, args.sched_due
+def bench_sched(args, work, farm_dir, manifest, env, n=None, due=None, idle_seconds=None):
+    n = args.sched_sources if n is None else n
+    due = args.sched_due if due is None else due
+    idle_seconds = args.idle_seconds if idle_seconds is None else idle_seconds
     d = os.path.join(work, f"sched-{n}")
     shutil.rmtree(d, ignore_errors=True)
     os.makedirs(d)
@@ -323,11 +325,11 @@ def bench_sched(args, work, farm_dir, manifest, env):
             if c != last:
                 last, stable_since = c, time.perf_counter()
         # Idle window.
-        log(f"scheduler: idle window of {args.idle_seconds} s")
+        log(f"scheduler: idle window of {idle_seconds} s")
         before_fetches = count_fetches(db) or 0
         cpu0, w0 = proc_cpu_seconds(proc.pid), time.perf_counter()
         rss = []
-        end = w0 + args.idle_seconds
+        end = w0 + idle_seconds
         while time.perf_counter() < end:
             rss.append(proc_rss_kb(proc.pid))
             time.sleep(min(1.0, max(0.0, end - time.perf_counter())))
@@ -407,6 +409,9 @@ def main():
                         "so the step measures scheduling, not parsing)")
     p.add_argument("--sched-timeout", type=float, default=600.0)
     p.add_argument("--idle-seconds", type=float, default=60.0, help="idle window of the scheduler step")
+    p.add_argument("--sched-baseline", type=int, default=10_000,
+                   help="also run the scheduler step with this many sources (a tenth of them due, "
+                        "idle 10 s) and report the RSS each extra source costs (0: skip)")
     args = p.parse_args()
 
     need_tools()
@@ -451,6 +456,14 @@ def main():
                 run_dirs.append(run_dir)
                 last = (farm_dir, run_dir, manifest)
             sched = bench_sched(args, work, last[0], last[2], env)
+            base_n = args.sched_baseline
+            if 0 < base_n < sched["sources"] and sched.get("rss_mb") is not None:
+                base = bench_sched(args, work, last[0], last[2], env, n=base_n,
+                                   due=max(1, args.sched_due * base_n // sched["sources"]), idle_seconds=10.0)
+                if base.get("rss_mb") is not None:
+                    sched["baseline"] = base
+                    sched["rss_per_extra_source_kb"] = (
+                        (sched["rss_mb"] - base["rss_mb"]) * 1024 / (sched["sources"] - base_n))
     finally:
         for run_dir in run_dirs:
             stop(run_dir)
@@ -463,6 +476,13 @@ def main():
             f"\n## scheduler scaling ({sched['sources']:,} sources, interval 24h, {sched['due']:,} due)\n\n"
             + sched_table(sched) + "\n"
         )
+        if sched.get("baseline"):
+            b = sched["baseline"]
+            text += (
+                f"\nRSS per extra source: ({sched['rss_mb']:.1f} MB at {sched['sources']:,} sources − "
+                f"{b['rss_mb']:.1f} MB at {b['sources']:,}) / {sched['sources'] - b['sources']:,} = "
+                f"{sched['rss_per_extra_source_kb']:.2f} KB\n"
+            )
     print(text)
     with open(os.path.join(work, "results.md"), "w") as fh:
         fh.write(text)
