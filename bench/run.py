@@ -442,6 +442,9 @@ def main():
     run_dirs = []
     try:
         for size in sizes:
+            # Every size's nginx listens on the same addresses: the previous one must go.
+            for previous in run_dirs:
+                stop(previous)
             r, farm_dir, run_dir, manifest = bench_size(args, work, size, env)
             rows += r
             run_dirs.append(run_dir)
