@@ -12,7 +12,7 @@
 //! 1. parse: `sources::feed::parse` / `sources::json::parse_list`, as `crawl::read_items` does;
 //! 2. parse + normalize: and `normalize::normalize` of every entry;
 //! 3. parse + normalize + store: and one `Store::commit` per file, as a poll commits its
-//!    `FetchBatch` (with `[http] concurrency` batches in flight, as in a crawl, so the writer
+//!    `FetchBatch` (with as many batches in flight as `once` keeps polls, so the writer
 //!    groups them), into a fresh database; timed until `drop(store)` returns, i.e. until
 //!    the search index is complete too.
 
@@ -65,7 +65,7 @@ fn main() -> anyhow::Result<()> {
     let expected = expected_unique(&farm);
     let inputs = read_inputs(&config, &farm)?;
     let bytes: usize = inputs.iter().map(|i| i.bytes.len()).sum();
-    let depth = config.http.concurrency.max(1);
+    let depth = feedcrawler::crawl::polls_in_flight(&config);
     println!(
         "pipeline: {} — {} files, {:.1} MB; {rounds} rounds; store with {depth} batches in flight",
         farm.display(),
