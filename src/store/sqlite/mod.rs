@@ -16,10 +16,12 @@ use crate::fetch::Validators;
 
 mod articles;
 mod reader;
+mod search_index;
 mod share_links;
 
 use articles::{Upsert, upsert_article, upsert_sighting};
 pub use reader::{Reader, SourceSummary};
+use search_index::{INDEX_CHUNK, INDEX_DELAY, INDEX_FORCED, INDEX_WHEN_IDLE};
 use share_links::{queue_share_links, update_share_link};
 
 /// The numbered files of `migrations/`, in order; the schema version is their count.
@@ -67,19 +69,6 @@ pub(super) struct Writer {
     /// When the last indexing pass failed, if it did.
     index_failed_at: Option<std::time::Instant>,
 }
-
-/// The most rows one indexing pass takes: FTS5 writes a segment each time its ~1 MB of
-/// pending terms fills (a few hundred of these rows), so a pass of 5,000 rows costs per row
-/// what a pass of 20,000 does, while the commits behind it wait ~0.5 s instead of ~2 s.
-/// (1,000-row passes measured no cheaper per row in isolation but slower in the crawl.)
-const INDEX_CHUNK: usize = 5_000;
-/// A pass runs as soon as the writer finds its queue empty with this many rows waiting, so
-/// the search index is filled in the gaps between commits instead of holding them up.
-const INDEX_WHEN_IDLE: usize = INDEX_CHUNK;
-/// A pass runs even while commits keep queueing once this many rows wait.
-const INDEX_FORCED: usize = 20_000;
-/// New articles are searchable at most this long after they were stored.
-const INDEX_DELAY: std::time::Duration = std::time::Duration::from_secs(2);
 
 impl Writer {
     /// Opens the database read-write, sets WAL and applies migrations.
@@ -249,71 +238,6 @@ impl Writer {
             }
         }
         Ok(found)
-    }
-
-    /// Adds up to `limit` of the articles stored since the last pass to the search index,
-    /// oldest first, in one transaction (one FTS5 segment); `usize::MAX` for all of them.
-    fn index_pending(&mut self, limit: usize) {
-        let started = std::time::Instant::now();
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let result = (|| {
-            let tx = self.conn.transaction()?;
-            let upto: i64 = tx.query_row("SELECT indexed_upto FROM fts_progress WHERE id = 1", [], |r| {
-                r.get(0)
-            })?;
-            let new_upto: Option<i64> = tx.query_row(
-                "SELECT max(id) FROM (SELECT id FROM articles WHERE id > ?1 ORDER BY id LIMIT ?2)",
-                [upto, limit],
-                |r| r.get(0),
-            )?;
-            let Some(new_upto) = new_upto else {
-                return Ok((0, false));
-            };
-            let added = tx.execute(
-                "INSERT INTO articles_fts(rowid, title, content_text)
-                 SELECT id, title, coalesce(content_text, '') FROM articles
-                 WHERE id > ?1 AND id <= ?2 ORDER BY id",
-                [upto, new_upto],
-            )?;
-            tx.execute(
-                "UPDATE fts_progress SET indexed_upto = ?1 WHERE id = 1",
-                [new_upto],
-            )?;
-            let more: bool = tx.query_row(
-                "SELECT EXISTS (SELECT 1 FROM articles WHERE id > ?1)",
-                [new_upto],
-                |r| r.get(0),
-            )?;
-            tx.commit()?;
-            Ok::<_, rusqlite::Error>((added, more))
-        })();
-        match result {
-            Ok((added, more)) => {
-                self.unindexed = if more {
-                    self.unindexed.saturating_sub(added).max(1)
-                } else {
-                    0
-                };
-                if added > 0 {
-                    tracing::debug!(
-                        added,
-                        more,
-                        elapsed_ms = started.elapsed().as_millis() as u64,
-                        "search index updated"
-                    );
-                }
-            }
-            Err(e) => {
-                self.index_failed_at = Some(std::time::Instant::now());
-                tracing::error!(database = %self.path.display(), error = %e, "search indexing failed; retried later")
-            }
-        }
-    }
-
-    /// Whether a pass failed less than [`INDEX_DELAY`] ago: the next is left to the delay,
-    /// so a failing database is not retried between every two commits.
-    fn index_failing(&self) -> bool {
-        self.index_failed_at.is_some_and(|at| at.elapsed() < INDEX_DELAY)
     }
 
     fn commit_group(&mut self, group: Vec<(Box<FetchBatch>, CommitReply)>) {
@@ -528,96 +452,4 @@ fn parse_utc(text: &str) -> Option<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(text)
         .ok()
         .map(|t| t.with_timezone(&Utc))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn insert_article(writer: &Writer, key: &str, title: &str, text: &str) {
-        writer
-            .conn
-            .execute(
-                "INSERT INTO articles (dedup_key, title, content_text, first_seen_at, last_seen_at)
-                 VALUES (?1, ?2, ?3, '2022-04-19T04:22:44Z', '2022-04-19T04:22:44Z')",
-                params![key, title, text],
-            )
-            .expect("insert");
-    }
-
-    fn matches(writer: &Writer, query: &str) -> i64 {
-        writer
-            .conn
-            .query_row(
-                "SELECT count(*) FROM articles_fts WHERE articles_fts MATCH ?1",
-                [query],
-                |r| r.get(0),
-            )
-            .expect("match")
-    }
-
-    fn indexed_upto(writer: &Writer) -> i64 {
-        writer
-            .conn
-            .query_row("SELECT indexed_upto FROM fts_progress", [], |r| r.get(0))
-            .expect("progress")
-    }
-
-    #[test]
-    fn index_passes_take_the_oldest_rows_first_and_at_most_their_limit() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let mut writer = Writer::open(&dir.path().join("t.db")).expect("open");
-        insert_article(
-            &writer,
-            "info:NW1",
-            "工业经济稳中有进",
-            "一季度工业经济运行总体平稳",
-        );
-        insert_article(
-            &writer,
-            "info:NW2",
-            "证券日报：工业经济",
-            "规模以上工业增加值同比增长",
-        );
-        insert_article(
-            &writer,
-            "info:NW3",
-            "央行开展逆回购",
-            "工业经济数据公布后市场走强",
-        );
-        writer.unindexed = 3;
-
-        writer.index_pending(2);
-        assert_eq!(indexed_upto(&writer), 2);
-        assert_eq!(
-            matches(&writer, "工业经济"),
-            2,
-            "rows 1 and 2 are searchable, row 3 not yet"
-        );
-        assert_eq!(writer.unindexed, 1, "one row is known to be waiting");
-
-        writer.index_pending(usize::MAX);
-        assert_eq!(indexed_upto(&writer), 3);
-        assert_eq!(matches(&writer, "工业经济"), 3);
-        assert_eq!(writer.unindexed, 0);
-
-        // Nothing left: a pass is a no-op and the counter stays at zero.
-        writer.index_pending(INDEX_CHUNK);
-        assert_eq!(indexed_upto(&writer), 3);
-        assert_eq!(writer.unindexed, 0);
-    }
-
-    #[test]
-    fn an_indexed_row_that_changes_is_reindexed_by_the_trigger() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let mut writer = Writer::open(&dir.path().join("t.db")).expect("open");
-        insert_article(&writer, "info:NW1", "工业经济稳中有进", "一季度运行总体平稳");
-        writer.index_pending(usize::MAX);
-        writer
-            .conn
-            .execute("UPDATE articles SET title = '央行开展逆回购' WHERE id = 1", [])
-            .expect("update");
-        assert_eq!(matches(&writer, "工业经济"), 0);
-        assert_eq!(matches(&writer, "逆回购"), 1);
-    }
 }
