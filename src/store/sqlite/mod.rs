@@ -15,11 +15,13 @@ use crate::dates;
 use crate::fetch::Validators;
 
 mod articles;
+mod checkpoint;
 mod reader;
 mod search_index;
 mod share_links;
 
 use articles::{Upsert, upsert_article, upsert_sighting};
+use checkpoint::Checkpointer;
 pub use reader::{Reader, SourceSummary};
 use search_index::{INDEX_CHUNK, INDEX_DELAY, INDEX_FORCED, INDEX_WHEN_IDLE};
 use share_links::{queue_share_links, update_share_link};
@@ -68,6 +70,8 @@ pub(super) struct Writer {
     unindexed: usize,
     /// When the last indexing pass failed, if it did.
     index_failed_at: Option<std::time::Instant>,
+    /// The WAL checkpoint thread, while [`Writer::run`] runs.
+    checkpointer: Option<Checkpointer>,
 }
 
 impl Writer {
@@ -117,6 +121,7 @@ impl Writer {
             // Rows stored before a crash are indexed by the first pass.
             unindexed: 1,
             index_failed_at: None,
+            checkpointer: None,
         })
     }
 
@@ -136,6 +141,12 @@ impl Writer {
 
     /// The writer loop: runs until every sender is dropped and the queue is empty.
     pub(super) fn run(mut self, mut receiver: mpsc::Receiver<Command>) {
+        self.checkpointer = Checkpointer::start(&self.path);
+        if self.checkpointer.is_some()
+            && let Err(e) = self.conn.execute_batch("PRAGMA wal_autocheckpoint = 0;")
+        {
+            tracing::debug!(error = %e, "cannot turn off the automatic checkpoint");
+        }
         // A clock for waiting on the channel with a deadline (the indexing delay).
         let clock = tokio::runtime::Builder::new_current_thread()
             .enable_time()
@@ -182,6 +193,7 @@ impl Writer {
                     let _ = reply.send(self.due_share_links(&question).map_err(|e| self.sqlite(e)));
                 }
             }
+            self.committed();
             if self.unindexed >= INDEX_FORCED && !self.index_failing() {
                 self.index_pending(INDEX_CHUNK);
             }
@@ -224,6 +236,16 @@ impl Writer {
         self.index_pending(usize::MAX);
         if let Err(e) = self.conn.execute_batch("PRAGMA optimize;") {
             tracing::debug!(error = %e, "PRAGMA optimize failed");
+        }
+        if let Some(checkpointer) = self.checkpointer.take() {
+            checkpointer.stop();
+        }
+    }
+
+    /// Lets the checkpoint thread know that a transaction was committed.
+    fn committed(&mut self) {
+        if let Some(checkpointer) = &mut self.checkpointer {
+            checkpointer.committed(&self.conn, &self.path.to_string_lossy());
         }
     }
 

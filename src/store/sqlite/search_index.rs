@@ -55,6 +55,7 @@ impl Writer {
         })();
         match result {
             Ok((added, more)) => {
+                self.committed();
                 self.unindexed = if more {
                     self.unindexed.saturating_sub(added).max(1)
                 } else {
