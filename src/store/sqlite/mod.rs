@@ -34,6 +34,7 @@ const MIGRATION_SQL: &[&str] = &[
     include_str!("../../../migrations/0004_fts_bulk_index.sql"),
     include_str!("../../../migrations/0005_fts_automerge.sql"),
     include_str!("../../../migrations/0006_fts_crisismerge.sql"),
+    include_str!("../../../migrations/0007_fts_automerge_64.sql"),
 ];
 
 static MIGRATIONS: LazyLock<Migrations<'static>> =
