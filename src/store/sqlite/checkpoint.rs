@@ -160,14 +160,18 @@ fn checkpoint(conn: &Connection, database: &str) -> Option<(i64, i64)> {
 mod tests {
     use super::*;
 
-    fn writer_connection(path: &Path) -> Connection {
-        let conn = Connection::open(path).expect("open");
+    /// A database in `dir` with the writer's settings (WAL, no automatic checkpoint), its
+    /// writer connection and a running checkpointer.
+    fn writer_and_checkpointer(dir: &tempfile::TempDir) -> (std::path::PathBuf, Connection, Checkpointer) {
+        let path = dir.path().join("notes.db");
+        let conn = Connection::open(&path).expect("open");
         conn.execute_batch(
             "PRAGMA journal_mode = WAL; PRAGMA wal_autocheckpoint = 0;
              CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL);",
         )
         .expect("schema");
-        conn
+        let checkpointer = Checkpointer::start(&path).expect("checkpointer");
+        (path, conn, checkpointer)
     }
 
     fn wal_size(path: &Path) -> u64 {
@@ -190,9 +194,7 @@ mod tests {
     #[test]
     fn the_wal_restarts_while_the_writer_keeps_committing() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("wal.db");
-        let conn = writer_connection(&path);
-        let mut checkpointer = Checkpointer::start(&path).expect("checkpointer");
+        let (path, conn, mut checkpointer) = writer_and_checkpointer(&dir);
         checkpointer.restart_frames = 100;
         write(&conn, &mut checkpointer, &path, 400);
         // 400 × ~40 KB = ~16 MB committed; without restarts the WAL would hold all of it.
@@ -209,9 +211,7 @@ mod tests {
     #[test]
     fn the_thread_copies_the_wal_into_the_database() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("copy.db");
-        let conn = writer_connection(&path);
-        let mut checkpointer = Checkpointer::start(&path).expect("checkpointer");
+        let (path, conn, mut checkpointer) = writer_and_checkpointer(&dir);
         write(&conn, &mut checkpointer, &path, 20);
         // stop() runs the last checkpoint: every committed frame is in the database file.
         checkpointer.stop();
