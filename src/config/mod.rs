@@ -48,6 +48,13 @@ pub const DEFAULT_DATABASE: &str = "/var/lib/feedcrawler/feedcrawler.db";
 pub const DEFAULT_METRICS_LISTEN: &str = "127.0.0.1:9187";
 /// The placeholders a `[[source]] detail_url` template may use.
 pub const DETAIL_URL_PLACEHOLDERS: &[&str] = &["info_code", "id", "url"];
+/// The default `[[source]] max_items`: items read from one list response.
+pub const DEFAULT_MAX_ITEMS: usize = 500;
+/// The default `[share] max_discovered`: share links queued from one page.
+pub const DEFAULT_MAX_DISCOVERED: usize = 50;
+/// The longest duration any config key accepts (10 years), so that no schedule arithmetic
+/// (`now + interval × 2^failures`, jitter) can overflow.
+pub const MAX_DURATION: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
 /// The placeholders a `[share] resolve` template may use.
 pub const RESOLVE_PLACEHOLDERS: &[&str] = &["info_code", "id"];
 
@@ -130,6 +137,9 @@ pub struct HttpConfig {
     pub concurrency: usize,
     /// Whether robots.txt is obeyed.
     pub respect_robots: bool,
+    /// Whether hosts the config does not name may be on private, loopback or link-local
+    /// networks (CONTRACT §7; for intranets). Off by default.
+    pub allow_private_networks: bool,
 }
 
 /// A request rate such as `"2/s"`, `"30/m"` or `"100/h"`.
@@ -306,6 +316,9 @@ pub struct SourceConfig {
     pub enabled: bool,
     /// Overrides `[daemon] timezone`.
     pub timezone: Option<Tz>,
+    /// At most this many items are read from one list response (default
+    /// [`DEFAULT_MAX_ITEMS`]); the rest are ignored with a warning.
+    pub max_items: usize,
     /// `Some` iff `kind == Json`. Boxed: most sources are feeds, and an inline list config
     /// made every source several hundred bytes larger.
     pub json: Option<Box<JsonListConfig>>,
@@ -378,6 +391,9 @@ pub struct ShareConfig {
     pub allow_hosts: Vec<String>,
     /// When pending share links are tried again.
     pub recheck: Vec<Duration>,
+    /// At most this many share links are queued from one page or entry (default
+    /// [`DEFAULT_MAX_DISCOVERED`]).
+    pub max_discovered: usize,
 }
 
 /// `[export]`.
@@ -422,6 +438,7 @@ impl Default for HttpConfig {
             max_redirects: 5,
             concurrency: 16,
             respect_robots: true,
+            allow_private_networks: false,
         }
     }
 }
@@ -471,6 +488,7 @@ impl Default for ShareConfig {
             follow_discovered: true,
             allow_hosts: Vec::new(),
             recheck: vec![Duration::from_secs(3600), Duration::from_secs(86400)],
+            max_discovered: DEFAULT_MAX_DISCOVERED,
         }
     }
 }

@@ -47,6 +47,7 @@ pub(super) struct RawHttp {
     pub(super) max_redirects: Option<u32>,
     pub(super) concurrency: Option<Spanned<usize>>,
     pub(super) respect_robots: Option<bool>,
+    pub(super) allow_private_networks: Option<bool>,
 }
 
 /// `[http] max_body`: a byte count or a size such as `"8MiB"`.
@@ -130,6 +131,7 @@ pub(super) struct RawSource {
     pub(super) link: Option<Str>,
     pub(super) title: Option<Str>,
     pub(super) published: Option<Str>,
+    pub(super) max_items: Option<Spanned<usize>>,
 }
 
 /// `[[source]] fields` of a `type = "json"` source.
@@ -161,6 +163,7 @@ pub(super) struct RawShare {
     pub(super) follow_discovered: Option<bool>,
     pub(super) allow_hosts: Option<Vec<Str>>,
     pub(super) recheck: Option<Vec<Str>>,
+    pub(super) max_discovered: Option<Spanned<usize>>,
 }
 
 /// `[export]`.

@@ -17,7 +17,7 @@ use super::raw::{
     RawSize, RawSource, Str,
 };
 use super::{
-    ArticleSelectors, Config, ConfigError, DEFAULT_METRICS_LISTEN, DETAIL_URL_PLACEHOLDERS, DaemonConfig,
+    ArticleSelectors, Config, ConfigError, DEFAULT_MAX_ITEMS, DEFAULT_METRICS_LISTEN, DETAIL_URL_PLACEHOLDERS, DaemonConfig,
     DedupConfig, ExportConfig, HostConfig, HtmlListConfig, HttpConfig, JekyllConfig, JsonFields,
     JsonListConfig, MetricsConfig, RESOLVE_PLACEHOLDERS, RateLimitConfig, ScheduleConfig, ShareConfig,
     SourceConfig, SourceKind,
@@ -193,6 +193,7 @@ impl Ctx<'_> {
             h.concurrency = sec.at_least_one("concurrency", v)?;
         }
         h.respect_robots = r.respect_robots.unwrap_or(h.respect_robots);
+        h.allow_private_networks = r.allow_private_networks.unwrap_or(h.allow_private_networks);
         Ok(h)
     }
 
@@ -332,7 +333,7 @@ impl Ctx<'_> {
             Some(v) => v.get_ref().parse().map_err(|m| sec.err(v.span(), "type", m))?,
         };
         let span_of = |v: &Option<Str>| v.as_ref().map(|v| v.span());
-        let kind_keys: [KindKey; 11] = [
+        let kind_keys: [KindKey; 12] = [
             ("url", span_of(&r.url), &[Feed, Json, Html]),
             ("urls", r.urls.as_ref().map(|v| v.span()), &[ShareLinks]),
             ("full_text", r.full_text.as_ref().map(|v| v.span()), &[Feed, Json]),
@@ -344,6 +345,7 @@ impl Ctx<'_> {
             ("link", span_of(&r.link), &[Html]),
             ("title", span_of(&r.title), &[Html]),
             ("published", span_of(&r.published), &[Html]),
+            ("max_items", r.max_items.as_ref().map(|v| v.span()), &[Feed, Json, Html]),
         ];
         for (key, span, kinds) in &kind_keys {
             if let Some(span) = span
@@ -473,6 +475,10 @@ impl Ctx<'_> {
                 .as_ref()
                 .map(|v| sec.timezone("timezone", v))
                 .transpose()?,
+            max_items: match &r.max_items {
+                Some(v) => sec.at_least_one("max_items", v)?,
+                None => DEFAULT_MAX_ITEMS,
+            },
             json,
             html,
         })
@@ -538,6 +544,9 @@ impl Ctx<'_> {
                 .iter()
                 .map(|d| sec.duration("recheck", &Some(d.clone()), Duration::ZERO))
                 .collect::<Res<_>>()?;
+        }
+        if let Some(v) = &r.max_discovered {
+            s.max_discovered = sec.at_least_one("max_discovered", v)?;
         }
         Ok(s)
     }

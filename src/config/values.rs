@@ -35,7 +35,8 @@ impl Sec<'_> {
         }
     }
 
-    /// A positive humantime duration, or `default` when absent.
+    /// A positive humantime duration of at most [`super::MAX_DURATION`], or `default` when
+    /// absent.
     pub(super) fn duration(&self, key: &str, v: &Option<Str>, default: Duration) -> Res<Duration> {
         let Some(v) = v else { return Ok(default) };
         match humantime::parse_duration(v.get_ref().trim()) {
@@ -43,6 +44,11 @@ impl Sec<'_> {
                 v.span(),
                 key,
                 format!("invalid duration {:?}: must be more than zero", v.get_ref()),
+            )),
+            Ok(d) if d > super::MAX_DURATION => Err(self.err(
+                v.span(),
+                key,
+                format!("invalid duration {:?}: longer than the limit of 10 years", v.get_ref()),
             )),
             Ok(d) => Ok(d),
             Err(e) => Err(self.err(
