@@ -64,8 +64,6 @@ struct Daemon {
     pending_share_links: u64,
     /// The task working the share-link queue, while it runs.
     share_worker: Option<tokio::task::JoinHandle<Result<ShareRound, StoreError>>>,
-    /// Cancelled at shutdown: requests not yet sent are not sent.
-    requests_stop: CancellationToken,
 }
 
 /// Runs the daemon until `control` says stop (or closes). `config_path` is re-read on
@@ -109,7 +107,6 @@ pub async fn run(
         metrics,
         pending_share_links: 0,
         share_worker: None,
-        requests_stop: requests_stop.clone(),
     };
     daemon.apply_config().await?;
     service::ready(&daemon.status_line());
@@ -231,13 +228,7 @@ impl Daemon {
                 {
                     tracing::warn!("[metrics] changes take effect at the next restart");
                 }
-                self.context = PollContext::new(
-                    Arc::new(config),
-                    Arc::clone(&self.context.store),
-                    Some(Arc::clone(&self.metrics)),
-                    Duration::ZERO,
-                    self.requests_stop.clone(),
-                )?;
+                self.context = self.context.reloaded(Arc::new(config), Duration::ZERO)?;
                 self.apply_config().await?;
                 tracing::info!(sources = self.queue.len(), "config reloaded");
             }

@@ -1,13 +1,16 @@
 //! feedcrawler: keeps a SQLite database of financial news up to date.
 //!
-//! The modules follow the data: [`config`] → [`scheduler`] → [`politeness`] / [`fetch`] →
+//! The modules follow the data: [`config`] → [`scheduler`] → [`admission`] / [`politeness`]
+//! / [`fetch`] →
 //! [`charset`] → [`sources`] (parse by source type) → [`normalize`] → [`dedup`] / [`merge`]
 //! → [`store`]. [`crawl`] wires them together for one poll and for `once`; [`daemon`] runs
 //! polls on the schedule, with [`service`] (signals, systemd) and [`metrics`] around it.
 //! This crate holds no command-line code; `main.rs` does.
 
+pub mod admission;
 pub mod charset;
 pub mod config;
+pub mod cpu;
 pub mod crawl;
 pub mod daemon;
 pub mod dates;

@@ -5,13 +5,18 @@
 //! the [`crate::extract`] chain; a JSON detail endpoint's body is read at its pointer. Both
 //! come back as an [`Entry`] with rank-3 content, plus the attempts made. No SQL here.
 
+use std::sync::Arc;
+
 use chrono::Utc;
 use url::Url;
 
+use crate::admission::{Origin, Purpose};
 use crate::charset;
 use crate::config::{Config, SourceConfig};
+use crate::cpu;
 use crate::extract::{self, ExtractError};
 use crate::fetch::{Attempt, Fetcher, Outcome, Validators};
+use crate::normalize::{self, Article, SourceContext};
 use crate::sources::{ContentRank, Entry, json};
 
 /// A page fetched and read, or why not.
@@ -39,6 +44,14 @@ pub enum PageError {
     /// The page has no article an extractor could find (a JavaScript shell, say).
     #[error(transparent)]
     NoArticle(#[from] ExtractError),
+    /// Reading the page failed inside the crawler (a bug on this input, or shutdown).
+    #[error("{url}: {error}")]
+    Internal {
+        /// The page URL.
+        url: String,
+        /// What happened.
+        error: cpu::CpuError,
+    },
     /// A detail response without the configured content.
     #[error("{url}: {error}")]
     Detail {
@@ -65,36 +78,51 @@ fn describe_failure(url: &Url, outcome: Result<Outcome, crate::fetch::FetchError
     }
 }
 
-/// Fetches an article page and extracts its article.
+/// Fetches an article page and extracts its article. `origin` and `purpose` go to the
+/// admission gate (a share link's candidate obeys the share rules on every hop). Decoding
+/// and extraction run off the async workers ([`cpu::run`]).
 pub async fn fetch_article(
     config: &Config,
     fetcher: &Fetcher,
     url: &Url,
     source: Option<&SourceConfig>,
+    origin: Origin,
+    purpose: Purpose,
 ) -> Page {
-    let fetched = fetcher.fetch(url, &Validators::default()).await;
+    let fetched = fetcher.fetch(url, &Validators::default(), origin, purpose).await;
     let result = match fetched.outcome {
         Ok(Outcome::Body(body)) => {
-            let html = charset::decode_html(&body.bytes, body.content_type.as_deref()).text;
             let selectors = body
                 .url
                 .host_str()
                 .and_then(|h| config.host_for(h))
-                .and_then(|h| h.article.as_ref());
+                .and_then(|h| h.article.clone());
             let tz = source.map_or(config.daemon.timezone, |s| config.source_timezone(s));
-            extract::extract(&html, &body.url, selectors, tz, Utc::now())
-                .map(|found| {
-                    tracing::debug!(url = %body.url, extractor = found.extractor, "article extracted");
-                    let mut entry = found.entry;
-                    if entry.link.is_none() {
-                        entry.link = Some(body.url.to_string());
-                    }
-                    PageArticle {
-                        entry,
-                        links: found.links,
-                    }
-                })
-                .map_err(PageError::from)
+            let page_url = body.url.clone();
+            let read = cpu::run("extracting an article page", move || {
+                let html = charset::decode_html(&body.bytes, body.content_type.as_deref()).text;
+                extract::extract(&html, &body.url, selectors.as_ref(), tz, Utc::now())
+            })
+            .await;
+            match read {
+                Ok(extracted) => extracted
+                    .map(|found| {
+                        tracing::debug!(url = %page_url, extractor = found.extractor, "article extracted");
+                        let mut entry = found.entry;
+                        if entry.link.is_none() {
+                            entry.link = Some(page_url.to_string());
+                        }
+                        PageArticle {
+                            entry,
+                            links: found.links,
+                        }
+                    })
+                    .map_err(PageError::from),
+                Err(error) => Err(PageError::Internal {
+                    url: page_url.to_string(),
+                    error,
+                }),
+            }
         }
         other => Err(describe_failure(url, other)),
     };
@@ -105,27 +133,73 @@ pub async fn fetch_article(
 }
 
 /// Fetches a JSON detail body for `entry` and returns the entry with it as rank-3 content.
+/// The URL is a config template filled with an item's values: learned from the network.
 pub async fn fetch_detail(fetcher: &Fetcher, detail_url: &Url, pointer: &str, mut entry: Entry) -> Page {
-    let fetched = fetcher.fetch(detail_url, &Validators::default()).await;
+    let fetched = fetcher
+        .fetch(
+            detail_url,
+            &Validators::default(),
+            Origin::Network,
+            Purpose::Detail,
+        )
+        .await;
     let result = match fetched.outcome {
-        Ok(Outcome::Body(body)) => json::parse_detail(&body.bytes, body.content_type.as_deref(), pointer)
-            .map(|html| {
-                entry.content = Some((html, ContentRank::Full));
-                PageArticle {
-                    entry,
-                    links: Vec::new(),
-                }
+        Ok(Outcome::Body(body)) => {
+            let pointer = pointer.to_owned();
+            let parsed = cpu::run("reading a detail body", move || {
+                json::parse_detail(&body.bytes, body.content_type.as_deref(), &pointer)
             })
-            .map_err(|error| PageError::Detail {
-                url: detail_url.to_string(),
-                error,
-            }),
+            .await;
+            match parsed {
+                Ok(Ok(html)) => {
+                    entry.content = Some((html, ContentRank::Full));
+                    Ok(PageArticle {
+                        entry,
+                        links: Vec::new(),
+                    })
+                }
+                Ok(Err(error)) => Err(PageError::Detail {
+                    url: detail_url.to_string(),
+                    error,
+                }),
+                Err(error) => Err(PageError::Internal {
+                    url: detail_url.to_string(),
+                    error,
+                }),
+            }
+        }
         other => Err(describe_failure(detail_url, other)),
     };
     Page {
         attempts: fetched.attempts,
         result,
     }
+}
+
+/// Normalizes a page's entry as `source` would (its name, category and tags; a share link
+/// without a source is `share`), off the async workers: sanitizing a large page is CPU
+/// work. None when the entry is no article, or the work failed (logged).
+pub async fn normalize_page(
+    config: &Arc<Config>,
+    source: Option<&SourceConfig>,
+    entry: Entry,
+) -> Option<Article> {
+    let config = Arc::clone(config);
+    let name = source.map_or_else(|| "share".to_owned(), |s| s.name.clone());
+    let category = source.and_then(|s| s.category.clone());
+    let tags = source.map(|s| s.tags.clone()).unwrap_or_default();
+    cpu::run("normalizing an article page", move || {
+        let context = SourceContext {
+            name: &name,
+            category: category.as_deref(),
+            tags: &tags,
+            dedup: &config.dedup,
+        };
+        normalize::normalize(entry, &context)
+    })
+    .await
+    .ok()
+    .flatten()
 }
 
 /// Fills a `detail_url` or `[share] resolve` template: `{info_code}` (`NW…`), `{id}` (its 18

@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
@@ -24,6 +24,15 @@ pub const DEFAULT_PAUSE: Duration = Duration::from_secs(60);
 pub const MAX_PAUSE: Duration = Duration::from_secs(3600);
 /// How long a host's robots.txt is trusted before it is fetched again.
 pub const ROBOTS_TTL: Duration = Duration::from_secs(24 * 3600);
+/// A robots.txt that could not be had (5xx, a timeout, a network error) disallows the whole
+/// host for this long, then it is fetched again (RFC 9309 §2.3.1.4; CONTRACT §7 says within
+/// an hour).
+pub const ROBOTS_UNAVAILABLE_TTL: Duration = Duration::from_secs(15 * 60);
+/// At most this much of a robots.txt is parsed (RFC 9309 §2.5: at least 500 KiB).
+pub const ROBOTS_MAX_BYTES: usize = 500 * 1024;
+/// `Crawl-delay` is obeyed up to this many seconds: a longer one would hold the host's
+/// queue (and the daemon's polls waiting in it) for longer than any pause may last.
+pub const MAX_CRAWL_DELAY: Duration = Duration::from_secs(60);
 
 /// Why a request may not go now.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,8 +56,10 @@ struct Pause {
 
 /// A host's robots.txt verdicts, as cached.
 enum Robots {
-    /// No usable robots.txt (404, an error, unparsable): everything is allowed.
+    /// A 4xx answer (or an unparsable file): everything is allowed.
     AllowAll,
+    /// 5xx, a timeout or a network error: nothing is allowed until it is fetched again.
+    DisallowAll,
     /// The parsed rules.
     Rules(Box<texting_robots::Robot>),
 }
@@ -58,20 +69,109 @@ struct RobotsEntry {
     fetched: Instant,
 }
 
-/// The per-host state shared by every fetch of the process.
+impl RobotsEntry {
+    fn expired(&self) -> bool {
+        let ttl = match self.robots {
+            Robots::DisallowAll => ROBOTS_UNAVAILABLE_TTL,
+            _ => ROBOTS_TTL,
+        };
+        self.fetched.elapsed() > ttl
+    }
+}
+
+/// What a robots.txt request came to (CONTRACT §7).
+#[derive(Debug)]
+pub enum RobotsAnswer<'a> {
+    /// A 2xx body.
+    Body(&'a [u8]),
+    /// A 4xx status (or a redirect chain that ended nowhere): allow everything.
+    NotFound,
+    /// A 5xx status, a timeout, a network error or a refused request: disallow everything.
+    Unavailable,
+}
+
+/// A keyed limiter shared by the hosts of one quota.
+type Limiter = Arc<DefaultKeyedRateLimiter<String>>;
+
+/// The limiters in force: the default one and one per `[[host]]` override with a quota of
+/// its own. A reload swaps this whole value, reusing every limiter whose quota is unchanged
+/// (so its hosts' token state survives).
+struct Limiters {
+    default: (Quota, Limiter),
+    overrides: Vec<(String, Quota, Limiter)>,
+}
+
+impl Limiters {
+    fn from_config(config: &Config, previous: Option<&Limiters>) -> Limiters {
+        let reuse = |domain: Option<&str>, quota: Quota| -> Limiter {
+            let old = previous.and_then(|p| match domain {
+                None => (p.default.0 == quota).then(|| Arc::clone(&p.default.1)),
+                Some(d) => p
+                    .overrides
+                    .iter()
+                    .find(|(od, oq, _)| od == d && *oq == quota)
+                    .map(|(_, _, l)| Arc::clone(l)),
+            });
+            old.unwrap_or_else(|| Arc::new(RateLimiter::keyed(quota)))
+        };
+        let default_quota = quota(config.rate_limit.per_host, config.rate_limit.burst);
+        let overrides = config
+            .hosts
+            .iter()
+            .filter(|h| h.per_host.is_some() || h.burst.is_some())
+            .map(|h| {
+                let rate = h.per_host.unwrap_or(config.rate_limit.per_host);
+                let burst = h.burst.unwrap_or(config.rate_limit.burst);
+                let q = quota(rate, burst);
+                (h.domain.clone(), q, reuse(Some(&h.domain), q))
+            })
+            .collect();
+        Limiters {
+            default: (default_quota, reuse(None, default_quota)),
+            overrides,
+        }
+    }
+
+    /// The limiter and quota of `host`: the longest matching `[[host]]` override, else the
+    /// default.
+    fn for_host(&self, host: &str) -> (Quota, Limiter) {
+        self.overrides
+            .iter()
+            .filter(|(domain, _, _)| crate::config::host_matches(domain, host))
+            .max_by_key(|(domain, _, _)| domain.len())
+            .map_or_else(
+                || (self.default.0, Arc::clone(&self.default.1)),
+                |(_, q, l)| (*q, Arc::clone(l)),
+            )
+    }
+}
+
+/// Settings a reload may change.
+struct Settings {
+    respect_robots: bool,
+    robots_agent: String,
+    concurrency: usize,
+}
+
+/// A host's turn: requests to one host queue for it in arrival order, and it remembers when
+/// the host's last request went (for `Crawl-delay`).
+type Turn = Arc<tokio::sync::Mutex<Option<Instant>>>;
+
+/// The per-host state shared by every fetch of the process. It outlives config reloads:
+/// [`Politeness::reconfigure`] changes quotas in place and keeps pauses, limiter state,
+/// robots.txt and crawl delays.
 pub struct Politeness {
-    /// One keyed limiter per distinct quota: the default and each `[[host]]` override.
-    default_limiter: DefaultKeyedRateLimiter<String>,
-    override_limiters: Vec<(String, DefaultKeyedRateLimiter<String>)>,
+    limiters: RwLock<Limiters>,
     pauses: Mutex<HashMap<String, Pause>>,
     /// Requests to one host queue for its tokens in arrival order, so that a busy host
     /// serves its sources in turn instead of whichever waiter wakes first.
-    turns: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    turns: Mutex<HashMap<String, Turn>>,
+    /// `Crawl-delay` per host, from its robots.txt, when slower than its quota.
+    crawl_delays: Mutex<HashMap<String, (Duration, Instant)>>,
     shutdown: CancellationToken,
     robots: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Option<RobotsEntry>>>>>,
     in_flight: Arc<Semaphore>,
-    respect_robots: bool,
-    robots_agent: String,
+    settings: RwLock<Settings>,
 }
 
 fn quota(rate: Rate, burst: u32) -> Quota {
@@ -83,46 +183,77 @@ fn quota(rate: Rate, burst: u32) -> Quota {
         .allow_burst(burst)
 }
 
+/// The robots.txt group we obey: the product token of our user agent.
+fn robots_agent(config: &Config) -> String {
+    config
+        .http
+        .user_agent
+        .split(['/', ' '])
+        .next()
+        .filter(|t| !t.is_empty())
+        .unwrap_or("feedcrawler")
+        .to_owned()
+}
+
 impl Politeness {
     /// Builds the limiters from `[rate_limit]`, `[[host]]` and `[http]`. Once `shutdown` is
     /// cancelled, no request is admitted any more.
     pub fn new(config: &Config, shutdown: CancellationToken) -> Politeness {
-        let default_limiter = RateLimiter::keyed(quota(config.rate_limit.per_host, config.rate_limit.burst));
-        let override_limiters = config
-            .hosts
-            .iter()
-            .filter(|h| h.per_host.is_some() || h.burst.is_some())
-            .map(|h| {
-                let rate = h.per_host.unwrap_or(config.rate_limit.per_host);
-                let burst = h.burst.unwrap_or(config.rate_limit.burst);
-                (h.domain.clone(), RateLimiter::keyed(quota(rate, burst)))
-            })
-            .collect();
-        // The robots.txt group we obey is the product token of our user agent.
-        let robots_agent = config
-            .http
-            .user_agent
-            .split(['/', ' '])
-            .next()
-            .filter(|t| !t.is_empty())
-            .unwrap_or("feedcrawler")
-            .to_owned();
+        let concurrency = config.http.concurrency.max(1);
         Politeness {
-            default_limiter,
-            override_limiters,
+            limiters: RwLock::new(Limiters::from_config(config, None)),
             pauses: Mutex::default(),
             turns: Mutex::default(),
+            crawl_delays: Mutex::default(),
             shutdown,
             robots: Mutex::default(),
-            in_flight: Arc::new(Semaphore::new(config.http.concurrency.max(1))),
-            respect_robots: config.http.respect_robots,
-            robots_agent,
+            in_flight: Arc::new(Semaphore::new(concurrency)),
+            settings: RwLock::new(Settings {
+                respect_robots: config.http.respect_robots,
+                robots_agent: robots_agent(config),
+                concurrency,
+            }),
         }
     }
 
+    /// Applies a reloaded config in place: quotas that changed get new limiters, unchanged
+    /// ones keep theirs; pauses, robots.txt and crawl delays are kept; the in-flight cap
+    /// follows `[http] concurrency` (a lower one takes effect as requests finish).
+    pub fn reconfigure(&self, config: &Config) {
+        {
+            let mut limiters = self.limiters.write().unwrap_or_else(PoisonError::into_inner);
+            *limiters = Limiters::from_config(config, Some(&limiters));
+        }
+        let agent = robots_agent(config);
+        let mut settings = self.settings.write().unwrap_or_else(PoisonError::into_inner);
+        if settings.robots_agent != agent {
+            // Rules were read for the old agent's group.
+            self.robots.lock().unwrap_or_else(PoisonError::into_inner).clear();
+        }
+        settings.robots_agent = agent;
+        settings.respect_robots = config.http.respect_robots;
+        let wanted = config.http.concurrency.max(1);
+        if wanted > settings.concurrency {
+            self.in_flight.add_permits(wanted - settings.concurrency);
+        } else if wanted < settings.concurrency {
+            let surplus = u32::try_from(settings.concurrency - wanted).unwrap_or(u32::MAX);
+            let semaphore = Arc::clone(&self.in_flight);
+            // Retire the surplus permits as requests in flight give them back.
+            tokio::spawn(async move {
+                if let Ok(permits) = semaphore.acquire_many_owned(surplus).await {
+                    permits.forget();
+                }
+            });
+        }
+        settings.concurrency = wanted;
+    }
+
     /// Waits until a request to `host` may go: the host's pause (if it ends within
-    /// `max_pause_wait`; otherwise refused), then a token from its limiter, then a slot
-    /// among the requests in flight. Hold the permit until the response body is read.
+    /// `max_pause_wait`; otherwise refused) and its `Crawl-delay`, then a slot among the
+    /// requests in flight, then a token from its limiter — in that order, so that a token
+    /// is only taken when the request can go at once (a token taken while waiting for a
+    /// slot would let tokens pile up and go out as a burst). Hold the permit until the
+    /// response body is read.
     pub async fn admit(&self, host: &str, max_pause_wait: Duration) -> Result<OwnedSemaphorePermit, Refusal> {
         tokio::select! {
             biased;
@@ -139,7 +270,7 @@ impl Politeness {
                 .entry(host.to_owned())
                 .or_default(),
         );
-        let my_turn = turn.lock().await;
+        let mut last_sent = turn.lock().await;
         loop {
             if let Some(pause) = self.pause_of(host) {
                 let now = Instant::now();
@@ -153,25 +284,27 @@ impl Politeness {
                     tokio::time::sleep_until(pause.until.into()).await;
                 }
             }
-            self.limiter_for(host).until_key_ready(&host.to_owned()).await;
-            // A 429 that arrived while we waited for the token still counts.
-            if self.pause_of(host).is_some_and(|p| p.until > Instant::now()) {
-                continue;
+            if let (Some(delay), Some(last)) = (self.crawl_delay(host), *last_sent) {
+                tokio::time::sleep_until((last + delay).into()).await;
             }
-            drop(my_turn);
-            return Arc::clone(&self.in_flight)
+            let permit = Arc::clone(&self.in_flight)
                 .acquire_owned()
                 .await
-                .map_err(|_| Refusal::ShuttingDown);
+                .map_err(|_| Refusal::ShuttingDown)?;
+            let (_, limiter) = self
+                .limiters
+                .read()
+                .unwrap_or_else(PoisonError::into_inner)
+                .for_host(host);
+            limiter.until_key_ready(&host.to_owned()).await;
+            // A 429 that arrived while we waited for the slot or the token still counts.
+            if self.pause_of(host).is_some_and(|p| p.until > Instant::now()) {
+                drop(permit);
+                continue;
+            }
+            *last_sent = Some(Instant::now());
+            return Ok(permit);
         }
-    }
-
-    fn limiter_for(&self, host: &str) -> &DefaultKeyedRateLimiter<String> {
-        self.override_limiters
-            .iter()
-            .filter(|(domain, _)| crate::config::host_matches(domain, host))
-            .max_by_key(|(domain, _)| domain.len())
-            .map_or(&self.default_limiter, |(_, limiter)| limiter)
     }
 
     fn pause_of(&self, host: &str) -> Option<Pause> {
@@ -180,6 +313,37 @@ impl Politeness {
             .unwrap_or_else(PoisonError::into_inner)
             .get(host)
             .copied()
+    }
+
+    fn crawl_delay(&self, host: &str) -> Option<Duration> {
+        self.crawl_delays
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(host)
+            .map(|(delay, _)| *delay)
+    }
+
+    /// Records `host`'s robots.txt `Crawl-delay` (seconds): it applies when it is slower
+    /// than the host's quota, capped at [`MAX_CRAWL_DELAY`]. `None` removes it.
+    pub fn set_crawl_delay(&self, host: &str, seconds: Option<f32>) {
+        let mut delays = self.crawl_delays.lock().unwrap_or_else(PoisonError::into_inner);
+        let delay = seconds
+            .filter(|s| s.is_finite() && *s > 0.0)
+            .map(|s| Duration::from_secs_f32(s.min(MAX_CRAWL_DELAY.as_secs_f32())));
+        let (quota, _) = self
+            .limiters
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .for_host(host);
+        match delay {
+            Some(delay) if delay > quota.replenish_interval() => {
+                tracing::info!(host, delay = ?delay, "robots.txt Crawl-delay slows the host down");
+                delays.insert(host.to_owned(), (delay, Instant::now()));
+            }
+            _ => {
+                delays.remove(host);
+            }
+        }
     }
 
     /// Pauses `host` after a 429 or 503, for `Retry-After` (seconds or an HTTP date), else
@@ -213,11 +377,14 @@ impl Politeness {
 
     /// Whether robots.txt is consulted at all (`[http] respect_robots`).
     pub fn respects_robots(&self) -> bool {
-        self.respect_robots
+        self.settings
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .respect_robots
     }
 
     /// The cache slot of `origin`'s robots.txt. Lock it: if it is empty or stale, fetch
-    /// robots.txt and [`RobotsSlot::store`] it while holding the lock, so that a host's
+    /// robots.txt and [`RobotsGuard::store`] it while holding the lock, so that a host's
     /// robots.txt is fetched once however many requests wait for it.
     pub fn robots_slot(&self, origin: &str) -> RobotsSlot {
         let slot = Arc::clone(
@@ -227,18 +394,25 @@ impl Politeness {
                 .entry(origin.to_owned())
                 .or_default(),
         );
-        RobotsSlot {
-            slot,
-            agent: self.robots_agent.clone(),
-        }
+        let agent = self
+            .settings
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .robots_agent
+            .clone();
+        RobotsSlot { slot, agent }
     }
 
-    /// Drops limiter state of hosts not seen for a while, so that a crawl of many hosts
-    /// seen once does not grow without bound.
+    /// Drops the state of hosts not seen for a while — limiter cells, ended pauses, idle
+    /// queues, expired robots.txt and crawl delays — so that a crawl of many hosts seen once
+    /// does not grow without bound.
     pub fn forget_idle(&self) {
-        self.default_limiter.retain_recent();
-        for (_, limiter) in &self.override_limiters {
-            limiter.retain_recent();
+        {
+            let limiters = self.limiters.read().unwrap_or_else(PoisonError::into_inner);
+            limiters.default.1.retain_recent();
+            for (_, _, limiter) in &limiters.overrides {
+                limiter.retain_recent();
+            }
         }
         self.pauses
             .lock()
@@ -247,7 +421,30 @@ impl Politeness {
         self.turns
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .retain(|_, turn| Arc::strong_count(turn) > 1);
+            .retain(|_, turn| {
+                Arc::strong_count(turn) > 1
+                    || turn
+                        .try_lock()
+                        .map_or(true, |last| last.is_some_and(|t| t.elapsed() < MAX_CRAWL_DELAY))
+            });
+        self.crawl_delays
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .retain(|_, (_, set)| set.elapsed() < ROBOTS_TTL);
+        self.robots
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .retain(|_, slot| {
+                Arc::strong_count(slot) > 1
+                    || slot
+                        .try_lock()
+                        .map_or(true, |entry| entry.as_ref().is_some_and(|e| !e.expired()))
+            });
+    }
+
+    /// How many hosts' robots.txt are cached (for tests and metrics).
+    pub fn robots_cached(&self) -> usize {
+        self.robots.lock().unwrap_or_else(PoisonError::into_inner).len()
     }
 }
 
@@ -274,35 +471,48 @@ impl RobotsSlot {
 }
 
 impl RobotsGuard<'_> {
-    /// Whether the cached robots.txt is missing or older than [`ROBOTS_TTL`].
+    /// Whether the cached robots.txt is missing or expired ([`ROBOTS_TTL`], or
+    /// [`ROBOTS_UNAVAILABLE_TTL`] after a failure).
     pub fn needs_fetch(&self) -> bool {
-        self.guard
-            .as_ref()
-            .is_none_or(|e| e.fetched.elapsed() > ROBOTS_TTL)
+        self.guard.as_ref().is_none_or(RobotsEntry::expired)
     }
 
-    /// Stores a fetched robots.txt: `Some(body)` for a 2xx answer, `None` for anything else
-    /// (a missing or broken robots.txt allows everything).
-    pub fn store(&mut self, body: Option<&[u8]>) {
-        let robots = match body.map(|b| texting_robots::Robot::new(self.agent, b)) {
-            Some(Ok(robot)) => Robots::Rules(Box::new(robot)),
-            Some(Err(e)) => {
-                tracing::debug!(error = %e, "unparsable robots.txt; allowing all");
-                Robots::AllowAll
+    /// Stores what a robots.txt request came to (RFC 9309): a body is parsed (its first
+    /// [`ROBOTS_MAX_BYTES`]), a 4xx allows everything, an unavailable one disallows
+    /// everything. Returns the file's `Crawl-delay` in seconds, if any.
+    pub fn store(&mut self, answer: RobotsAnswer<'_>) -> Option<f32> {
+        let robots = match answer {
+            RobotsAnswer::Body(body) => {
+                let body = &body[..body.len().min(ROBOTS_MAX_BYTES)];
+                match texting_robots::Robot::new(self.agent, body) {
+                    Ok(robot) => Robots::Rules(Box::new(robot)),
+                    Err(e) => {
+                        tracing::debug!(error = %e, "unparsable robots.txt; allowing all");
+                        Robots::AllowAll
+                    }
+                }
             }
-            None => Robots::AllowAll,
+            RobotsAnswer::NotFound => Robots::AllowAll,
+            RobotsAnswer::Unavailable => Robots::DisallowAll,
+        };
+        let delay = match &robots {
+            Robots::Rules(robot) => robot.delay,
+            _ => None,
         };
         *self.guard = Some(RobotsEntry {
             robots,
             fetched: Instant::now(),
         });
+        delay
     }
 
-    /// Whether `url` may be fetched.
-    pub fn allows(&self, url: &str) -> bool {
+    /// Whether `url` may be fetched: `Ok`, or `Err(true)` when robots.txt could not be had
+    /// (everything is disallowed), `Err(false)` when its rules disallow `url`.
+    pub fn allows(&self, url: &str) -> Result<(), bool> {
         match self.guard.as_ref().map(|e| &e.robots) {
-            Some(Robots::Rules(robot)) => robot.allowed(url),
-            Some(Robots::AllowAll) | None => true,
+            Some(Robots::Rules(robot)) if !robot.allowed(url) => Err(false),
+            Some(Robots::DisallowAll) => Err(true),
+            _ => Ok(()),
         }
     }
 }
@@ -363,9 +573,9 @@ mod tests {
         let slot = politeness.robots_slot("http://example.org");
         let mut guard = slot.lock().await;
         assert!(guard.needs_fetch());
-        guard.store(Some(b"User-agent: *\nDisallow: /private/\n"));
+        guard.store(RobotsAnswer::Body(b"User-agent: *\nDisallow: /private/\n"));
         assert!(!guard.needs_fetch());
-        assert!(guard.allows("http://example.org/feed.xml"));
-        assert!(!guard.allows("http://example.org/private/feed.xml"));
+        assert_eq!(guard.allows("http://example.org/feed.xml"), Ok(()));
+        assert_eq!(guard.allows("http://example.org/private/feed.xml"), Err(false));
     }
 }

@@ -17,10 +17,11 @@ use std::sync::LazyLock;
 use tracing::Instrument;
 use url::Url;
 
-use crate::config::{Config, host_matches};
+use crate::admission::{Origin, Purpose, ShareRules};
+use crate::config::Config;
 use crate::crawl::PollContext;
 use crate::dedup;
-use crate::normalize::{self, Article, SourceContext};
+use crate::normalize::Article;
 use crate::pages::{self, fill_template};
 use crate::scheduler;
 use crate::store::{FetchBatch, NewShareLink, ShareLinkJob, ShareLinkUpdate, ShareState, StoreError};
@@ -31,48 +32,13 @@ pub const MAX_ATTEMPTS: u32 = 5;
 /// How many due links one round of [`process_due`] takes.
 const ROUND: usize = 64;
 
-/// Which hosts a share link may be requested from: `[share] allow_hosts`, the hosts of the
-/// configured sources and of the `resolve` templates.
-pub struct ShareRules {
-    allowed: Vec<String>,
-}
-
-impl ShareRules {
-    /// The rules of `config`.
-    pub fn new(config: &Config) -> ShareRules {
-        let mut allowed: Vec<String> = config.share.allow_hosts.clone();
-        let source_hosts = config
-            .sources
-            .iter()
-            .flat_map(|s| s.url.iter().chain(s.urls.iter()))
-            .filter_map(|u| u.host_str().map(str::to_ascii_lowercase));
-        let resolve_hosts = config
-            .share
-            .resolve
-            .iter()
-            .filter_map(|t| fill_template(t, Some("NW000000000000000000"), Some("http://x/")))
-            .filter_map(|u| u.host_str().map(str::to_ascii_lowercase));
-        for host in source_hosts.chain(resolve_hosts) {
-            if !allowed.contains(&host) {
-                allowed.push(host);
-            }
-        }
-        ShareRules { allowed }
-    }
-
-    /// Whether `url`'s host may be requested for a share link.
-    pub fn host_allowed(&self, url: &Url) -> bool {
-        url.host_str()
-            .is_some_and(|host| self.allowed.iter().any(|domain| host_matches(domain, host)))
-    }
-}
-
 static HREF: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r#"href\s*=\s*["']([^"'#\s]+)["']"#).expect("a literal pattern"));
 
 /// Share links carried by an article copy (its own link, hrefs in its content) and by a
 /// page (`page_links`), as rows to queue: `pending`, or `skipped` with the reason when no
-/// candidate could ever be requested.
+/// candidate could ever be requested. At most `[share] max_discovered` of them (CONTRACT §7
+/// *Bounds*): one page cannot queue a day of requests on a stranger's behalf.
 pub fn discover(
     config: &Config,
     rules: &ShareRules,
@@ -106,6 +72,13 @@ pub fn discover(
         .chain(hrefs)
         .chain(page_links.iter().map(String::as_str));
     for raw in candidates {
+        if found.len() >= config.share.max_discovered {
+            tracing::info!(
+                max_discovered = config.share.max_discovered,
+                "more share links on one page than [share] max_discovered; the rest are not queued"
+            );
+            break;
+        }
         let url = match &base {
             Some(base) => base.join(&html_escape::decode_html_entities(raw)),
             None => Url::parse(raw),
@@ -208,7 +181,7 @@ async fn process_link(context: &PollContext, job: ShareLinkJob, once: bool) -> R
 
 async fn work_link(context: &PollContext, job: ShareLinkJob, once: bool) -> Result<usize, StoreError> {
     let config = &*context.config;
-    let rules = &*context.share_rules;
+    let rules = context.share_rules();
     let now = Utc::now();
     let mut batch = FetchBatch {
         source_id: job.source_id,
@@ -280,19 +253,27 @@ async fn work_link(context: &PollContext, job: ShareLinkJob, once: bool) -> Resu
     let mut errors = Vec::new();
     let mut stored = None;
     for candidate in &candidates {
-        let page = pages::fetch_article(config, &context.fetcher, candidate, source).await;
+        // A link a share_links source lists is the config's own URL; any other was learned.
+        let origin = if source.is_some_and(|s| s.urls.contains(candidate)) {
+            Origin::Config
+        } else {
+            Origin::Network
+        };
+        let page = pages::fetch_article(
+            config,
+            &context.fetcher,
+            candidate,
+            source,
+            origin,
+            Purpose::ShareLink,
+        )
+        .await;
         batch.attempts.extend(page.attempts);
         match page.result {
             Ok(found) => {
                 let mut entry = found.entry;
                 entry.info_code = job.info_code.clone().or(entry.info_code);
-                let context_for_normalize = SourceContext {
-                    name: source.map_or("share", |s| s.name.as_str()),
-                    category: source.and_then(|s| s.category.as_deref()),
-                    tags: source.map_or(&[], |s| s.tags.as_slice()),
-                    dedup: &config.dedup,
-                };
-                if let Some(mut article) = normalize::normalize(entry, &context_for_normalize) {
+                if let Some(mut article) = pages::normalize_page(&context.config, source, entry).await {
                     article.share_url = Some(job.url.clone());
                     if article.url.as_deref() == Some(job.url.as_str()) {
                         article.url = None;

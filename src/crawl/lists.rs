@@ -10,18 +10,24 @@ use tracing::Instrument;
 use url::Url;
 
 use super::{Parsed, PollContext, Polled, status_text};
+use crate::admission::{Origin, Purpose};
 use crate::charset;
-use crate::config::{SourceConfig, SourceKind};
-use crate::fetch::{Attempt, Body, FetchError, FetchResult, Outcome};
+use crate::config::{DedupConfig, SourceConfig, SourceKind};
+use crate::cpu;
+use crate::fetch::{Body, FetchError, FetchResult, Outcome};
 use crate::normalize::{self, Article, SourceContext};
 use crate::pages;
 use crate::share;
 use crate::sources::{ContentRank, Entry, feed, html_list, json};
-use crate::store::{NewShareLink, SourceOutcome, SourceState};
+use crate::store::{CommitReport, FetchBatch, NewShareLink, SourceOutcome, SourceState};
+
+/// Article pages of a poll are committed in groups of this many as they arrive, so the
+/// memory a poll holds does not grow with the number of pages it fetches.
+const PAGES_PER_COMMIT: usize = 16;
 
 /// A `share_links` source: its URLs go into the queue (the queue's worker fetches them).
 pub(super) fn poll_share_links(context: &PollContext, source: &SourceConfig, state: &SourceState) -> Polled {
-    let rules = &context.share_rules;
+    let rules = context.share_rules();
     let mut parsed = Parsed::outcome(SourceOutcome::Listed);
     parsed.queue_links = source
         .urls
@@ -32,6 +38,7 @@ pub(super) fn poll_share_links(context: &PollContext, source: &SourceConfig, sta
         attempts: Vec::new(),
         moved_permanently: None,
         parsed,
+        committed: CommitReport::default(),
     }
 }
 
@@ -46,15 +53,27 @@ pub(super) async fn poll_list(
     now: DateTime<Utc>,
 ) -> Polled {
     let config = &*context.config;
+    // The configured URL is the config's; a stored 301 target was learned from the network.
+    let origin = if source.url.as_ref() == Some(&url) {
+        Origin::Config
+    } else {
+        Origin::Network
+    };
     let FetchResult {
         mut attempts,
         moved_permanently,
         outcome,
     } = context
         .fetcher
-        .fetch(&url, &state.validators)
+        .fetch(&url, &state.validators, origin, Purpose::List)
         .instrument(tracing::debug_span!("fetch", url = %url))
         .await;
+    let failed = |attempts, parsed| Polled {
+        attempts,
+        moved_permanently: moved_permanently.clone(),
+        parsed,
+        committed: CommitReport::default(),
+    };
     let body = match outcome {
         Ok(Outcome::Body(body)) => body,
         other => {
@@ -79,81 +98,183 @@ pub(super) async fn poll_list(
                 }
                 Err(e) => Parsed::failed(attempts.last().and_then(|a| a.status), e.to_string()),
             };
-            return Polled {
-                attempts,
-                moved_permanently,
-                parsed,
-            };
+            return failed(attempts, parsed);
         }
     };
 
-    let tz = config.source_timezone(source);
-    let items = match read_items(source, kind, &body, tz, now) {
-        Ok(items) => items,
-        Err(error) => {
-            return Polled {
+    // Parsing and normalizing are CPU work: off the async workers.
+    let status = body.status;
+    let body_url = body.url.clone();
+    let validators = body.validators.clone();
+    let read = {
+        let source = source.clone();
+        let tz = config.source_timezone(&source);
+        let dedup = config.dedup.clone();
+        cpu::run("parsing a list", move || {
+            read_and_normalize(&source, kind, &body, tz, now, &dedup)
+        })
+        .await
+    };
+    let (listed, published) = match read {
+        Ok(Ok(read)) => read,
+        Ok(Err(error)) => {
+            return failed(
                 attempts,
-                moved_permanently,
-                parsed: Parsed::failed(Some(body.status), format!("{}: {error}", body.url)),
-            };
+                Parsed::failed(Some(status), format!("{body_url}: {error}")),
+            );
+        }
+        Err(error) => {
+            return failed(
+                attempts,
+                Parsed::failed(Some(status), format!("{body_url}: {error}")),
+            );
         }
     };
-    let normalize_context = SourceContext {
-        name: &source.name,
-        category: source.category.as_deref(),
-        tags: &source.tags,
-        dedup: &config.dedup,
-    };
-    let published = items.iter().filter_map(|e| e.published.map(|p| p.utc)).collect();
-    let listed: Vec<(Entry, Article)> = items
-        .into_iter()
-        .filter_map(|entry| normalize::normalize(entry.clone(), &normalize_context).map(|a| (entry, a)))
-        .collect();
     tracing::debug!(entries = listed.len(), "parsed");
 
-    let (pages, page_attempts) = full_texts(context, source, kind, &listed, &normalize_context).await;
-    attempts.extend(page_attempts);
-
-    let rules = &*context.share_rules;
+    let rules = context.share_rules();
     let mut queue_links: Vec<NewShareLink> = Vec::new();
-    let mut articles: Vec<Article> = listed.into_iter().map(|(_, a)| a).collect();
-    for article in &articles {
+    for (_, article) in &listed {
         queue_links.extend(share::discover(config, rules, Some(state.id), article, &[]));
     }
-    for (article, links) in &pages {
-        queue_links.extend(share::discover(config, rules, Some(state.id), article, links));
-    }
-    queue_links.sort_by(|a, b| a.url.cmp(&b.url));
-    queue_links.dedup_by(|a, b| a.url == b.url);
-    // The full text follows the list's copy, so it merges into it as a new revision.
-    articles.extend(pages.into_iter().map(|(article, _)| article));
+    let mut committed = CommitReport::default();
+    let requests = second_requests(context, source, kind, &listed).await;
+    let articles: Vec<Article> = if requests.is_empty() {
+        listed.into_iter().map(|(_, a)| a).collect()
+    } else {
+        // The listed copies first, so each page merges into its item's row as a new
+        // revision; then the pages, in groups, as they arrive. The feed's validators are
+        // stored last, with the outcome, once every entry is processed.
+        let articles: Vec<Article> = listed.iter().map(|(_, a)| a.clone()).collect();
+        let mut first = intermediate_batch(state.id, now);
+        first.attempts = std::mem::take(&mut attempts);
+        first.articles = articles;
+        first.queue_links = dedup_links(std::mem::take(&mut queue_links));
+        match commit_counted(context, first).await {
+            Ok(report) => add_report(&mut committed, report),
+            Err(e) => {
+                let mut polled = failed(
+                    Vec::new(),
+                    Parsed::failed(Some(status), format!("{body_url}: storing entries: {e}")),
+                );
+                polled.committed = committed;
+                return polled;
+            }
+        }
+        if let Err(e) = full_texts(context, source, state, requests, &listed, now, &mut committed).await {
+            let mut polled = failed(
+                Vec::new(),
+                Parsed::failed(Some(status), format!("{body_url}: storing article pages: {e}")),
+            );
+            polled.committed = committed;
+            return polled;
+        }
+        Vec::new()
+    };
     Polled {
         attempts,
         moved_permanently,
         parsed: Parsed {
             articles,
-            outcome: SourceOutcome::Fetched {
-                status: body.status,
-                validators: body.validators,
-            },
+            outcome: SourceOutcome::Fetched { status, validators },
             published,
-            queue_links,
+            queue_links: dedup_links(queue_links),
         },
+        committed,
     }
+}
+
+/// A list response read: each kept entry with its article, and every entry's time.
+type ListRead = (Vec<(Entry, Article)>, Vec<DateTime<Utc>>);
+
+/// Reads a list response's items (at most the source's `max_items`) and normalizes them.
+/// Returns each kept entry with its article, and every entry's publication time (for the
+/// adaptive schedule).
+fn read_and_normalize(
+    source: &SourceConfig,
+    kind: SourceKind,
+    body: &Body,
+    tz: chrono_tz::Tz,
+    now: DateTime<Utc>,
+    dedup: &DedupConfig,
+) -> Result<ListRead, String> {
+    let mut items = read_items(source, kind, body, tz, now)?;
+    if items.len() > source.max_items {
+        tracing::warn!(
+            items = items.len(),
+            max_items = source.max_items,
+            "list response has more items than the source's max_items; the rest are ignored"
+        );
+        items.truncate(source.max_items);
+    }
+    let normalize_context = SourceContext {
+        name: &source.name,
+        category: source.category.as_deref(),
+        tags: &source.tags,
+        dedup,
+    };
+    let published = items.iter().filter_map(|e| e.published.map(|p| p.utc)).collect();
+    let listed = items
+        .into_iter()
+        .filter_map(|entry| normalize::normalize(entry.clone(), &normalize_context).map(|a| (entry, a)))
+        .collect();
+    Ok((listed, published))
+}
+
+/// A batch of a poll's work that is not its end: articles and links, no outcome.
+fn intermediate_batch(source_id: i64, now: DateTime<Utc>) -> FetchBatch {
+    FetchBatch {
+        source_id: Some(source_id),
+        attempts: Vec::new(),
+        articles: Vec::new(),
+        outcome: None,
+        queue_links: Vec::new(),
+        share_links: Vec::new(),
+        polled_at: now,
+        next_poll_at: None,
+        moved_to: None,
+        poll_interval: None,
+    }
+}
+
+/// Commits a batch of a poll before its end, counting its requests in the metrics (the
+/// poll's last batch is counted by the poll).
+async fn commit_counted(
+    context: &PollContext,
+    batch: FetchBatch,
+) -> Result<CommitReport, crate::store::StoreError> {
+    let fetches: Vec<(Option<u16>, u64)> = batch.attempts.iter().map(|a| (a.status, a.bytes)).collect();
+    let report = context.store.commit(batch).await?;
+    if let Some(metrics) = &context.metrics {
+        for (status, bytes) in fetches {
+            metrics.record_fetch(status, bytes);
+        }
+    }
+    Ok(report)
+}
+
+fn add_report(total: &mut CommitReport, report: CommitReport) {
+    total.new_articles += report.new_articles;
+    total.updated_articles += report.updated_articles;
+    total.unchanged_articles += report.unchanged_articles;
+}
+
+/// Share links to queue, each once.
+fn dedup_links(mut links: Vec<NewShareLink>) -> Vec<NewShareLink> {
+    links.sort_by(|a, b| a.url.cmp(&b.url));
+    links.dedup_by(|a, b| a.url == b.url);
+    links
 }
 
 /// The second requests of a poll: the article page (`full_text` feeds, HTML lists) or the
 /// detail body (JSON lists with `detail_url`) of every listed article that has no full text
-/// yet, stored or in this list. Returns each page's article (identified as the listed copy
-/// that led to it) with the links found in it, and the attempts made.
-async fn full_texts(
+/// yet, stored or in this list, with the index of the listed copy that leads to it.
+async fn second_requests(
     context: &PollContext,
     source: &SourceConfig,
     kind: SourceKind,
     listed: &[(Entry, Article)],
-    normalize_context: &SourceContext<'_>,
-) -> (Vec<(Article, Vec<String>)>, Vec<Attempt>) {
-    let config = &*context.config;
+) -> Vec<(usize, SecondRequest)> {
     let wanted = match kind {
         SourceKind::Feed => source.full_text,
         SourceKind::Json => source.json.as_ref().is_some_and(|j| j.detail_url.is_some()),
@@ -161,7 +282,7 @@ async fn full_texts(
         SourceKind::ShareLinks => false,
     };
     if !wanted || listed.is_empty() {
-        return (Vec::new(), Vec::new());
+        return Vec::new();
     }
     let keys: Vec<String> = listed.iter().map(|(_, a)| a.dedup_key.clone()).collect();
     let full = match context.store.with_full_text(keys.clone()).await {
@@ -172,7 +293,7 @@ async fn full_texts(
         }
     };
     let mut seen = HashSet::new();
-    let requests: Vec<(usize, SecondRequest)> = listed
+    listed
         .iter()
         .enumerate()
         .filter(|(_, (_, a))| {
@@ -181,12 +302,36 @@ async fn full_texts(
                 && seen.insert(a.dedup_key.clone())
         })
         .filter_map(|(i, (entry, article))| second_request(source, kind, entry, article).map(|r| (i, r)))
-        .collect();
-    let fetched: Vec<(usize, pages::Page)> = futures_util::stream::iter(requests)
+        .collect()
+}
+
+/// Fetches the second requests, `[http] concurrency` at a time, and commits the articles
+/// they yield (each identified as the listed copy that led to it) with the share links
+/// found in them, [`PAGES_PER_COMMIT`] at a time. `Err` only when storing failed.
+async fn full_texts(
+    context: &PollContext,
+    source: &SourceConfig,
+    state: &SourceState,
+    requests: Vec<(usize, SecondRequest)>,
+    listed: &[(Entry, Article)],
+    now: DateTime<Utc>,
+    committed: &mut CommitReport,
+) -> Result<(), crate::store::StoreError> {
+    let config = &*context.config;
+    let rules = context.share_rules();
+    let mut fetched = futures_util::stream::iter(requests)
         .map(|(i, request)| async move {
             let page = match request {
                 SecondRequest::Page(url) => {
-                    pages::fetch_article(config, &context.fetcher, &url, Some(source)).await
+                    pages::fetch_article(
+                        config,
+                        &context.fetcher,
+                        &url,
+                        Some(source),
+                        Origin::Network,
+                        Purpose::Page,
+                    )
+                    .await
                 }
                 SecondRequest::Detail(url, pointer, entry) => {
                     pages::fetch_detail(&context.fetcher, &url, &pointer, *entry).await
@@ -194,38 +339,56 @@ async fn full_texts(
             };
             (i, page)
         })
-        .buffer_unordered(config.http.concurrency.max(1))
-        .collect()
-        .await;
-    let mut found_pages = Vec::with_capacity(fetched.len());
-    let mut attempts = Vec::new();
-    for (i, page) in fetched {
-        attempts.extend(page.attempts);
-        let found = match page.result {
-            Ok(found) => found,
-            Err(e) => {
-                tracing::info!(error = %e, "no full text for an item");
-                continue;
+        .buffer_unordered(config.http.concurrency.max(1));
+    let mut batch = intermediate_batch(state.id, now);
+    let mut pages_in_batch = 0;
+    loop {
+        let next = fetched.next().await;
+        let done = next.is_none();
+        if let Some((i, page)) = next {
+            batch.attempts.extend(page.attempts);
+            pages_in_batch += 1;
+            match page.result {
+                Ok(found) => {
+                    let listed_copy = &listed[i].1;
+                    let mut entry = found.entry;
+                    if entry.title.as_deref().is_none_or(|t| t.trim().is_empty()) {
+                        entry.title = Some(listed_copy.title.clone());
+                    }
+                    if entry.published.is_none() {
+                        entry.published = listed_copy.published;
+                    }
+                    if let Some(mut article) =
+                        pages::normalize_page(&context.config, Some(source), entry).await
+                    {
+                        // The page is the same article as the item that led to it.
+                        article.dedup_key.clone_from(&listed_copy.dedup_key);
+                        article.info_code = listed_copy.info_code.clone().or(article.info_code);
+                        article.url = listed_copy.url.clone().or(article.url);
+                        article.share_url = listed_copy.share_url.clone();
+                        batch.queue_links.extend(share::discover(
+                            config,
+                            rules,
+                            Some(state.id),
+                            &article,
+                            &found.links,
+                        ));
+                        batch.articles.push(article);
+                    }
+                }
+                Err(e) => tracing::info!(error = %e, "no full text for an item"),
             }
-        };
-        let listed_copy = &listed[i].1;
-        let mut entry = found.entry;
-        if entry.title.as_deref().is_none_or(|t| t.trim().is_empty()) {
-            entry.title = Some(listed_copy.title.clone());
         }
-        if entry.published.is_none() {
-            entry.published = listed_copy.published;
+        if pages_in_batch > 0 && (done || pages_in_batch >= PAGES_PER_COMMIT) {
+            let mut full = std::mem::replace(&mut batch, intermediate_batch(state.id, now));
+            full.queue_links = dedup_links(full.queue_links);
+            add_report(committed, commit_counted(context, full).await?);
+            pages_in_batch = 0;
         }
-        if let Some(mut article) = normalize::normalize(entry, normalize_context) {
-            // The page is the same article as the item that led to it.
-            article.dedup_key.clone_from(&listed_copy.dedup_key);
-            article.info_code = listed_copy.info_code.clone().or(article.info_code);
-            article.url = listed_copy.url.clone().or(article.url);
-            article.share_url = listed_copy.share_url.clone();
-            found_pages.push((article, found.links));
+        if done {
+            return Ok(());
         }
     }
-    (found_pages, attempts)
 }
 
 /// The items of a list response, by source type.
@@ -315,7 +478,13 @@ fn second_request(
             let pointer = list.detail_content.clone().unwrap_or_default();
             Some(SecondRequest::Detail(url, pointer, Box::new(entry.clone())))
         }
-        // The item's own page; a share link is the share-link worker's business.
-        _ => Url::parse(article.url.as_deref()?).ok().map(SecondRequest::Page),
+        // The item's own page; a share link is the share-link worker's business. A link the
+        // article may not carry (not http(s)) is still asked for, so that the gate's refusal
+        // is recorded where the operator looks (`fetches`).
+        _ => {
+            let unusable_link = entry.link.as_deref().filter(|_| article.share_url.is_none());
+            let link = article.url.as_deref().or(unusable_link)?;
+            Url::parse(link).ok().map(SecondRequest::Page)
+        }
     }
 }

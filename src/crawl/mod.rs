@@ -24,8 +24,9 @@ use crate::normalize::Article;
 use crate::politeness::Politeness;
 
 mod lists;
+use crate::admission::ShareRules;
 use crate::scheduler::{self, PollResult};
-use crate::share::{self, ShareRules};
+use crate::share;
 use crate::store::{
     CommitReport, FetchBatch, NewShareLink, SourceOutcome, SourceSpec, SourceState, Store, StoreError,
 };
@@ -57,8 +58,6 @@ pub struct PollContext {
     pub store: Arc<Store>,
     /// Counters for `/metrics`, when enabled.
     pub metrics: Option<Arc<Metrics>>,
-    /// Which hosts share links may be requested from.
-    pub share_rules: Arc<ShareRules>,
 }
 
 impl PollContext {
@@ -71,15 +70,33 @@ impl PollContext {
         shutdown: CancellationToken,
     ) -> Result<PollContext, CrawlError> {
         let politeness = Arc::new(Politeness::new(&config, shutdown));
-        let fetcher = Fetcher::new(&config.http, &config.hosts, politeness, max_pause_wait)?;
-        let share_rules = Arc::new(ShareRules::new(&config));
+        let fetcher = Fetcher::new(&config, politeness, max_pause_wait)?;
         Ok(PollContext {
-            share_rules,
             config,
             fetcher,
             store,
             metrics,
         })
+    }
+
+    /// The context of a reloaded `config`: a new HTTP client and admission rules, the same
+    /// politeness layer reconfigured in place, so that every pause, limiter, robots.txt and
+    /// crawl delay survives the reload (CONTRACT §7 *Rate*).
+    pub fn reloaded(&self, config: Arc<Config>, max_pause_wait: Duration) -> Result<PollContext, CrawlError> {
+        let politeness = self.fetcher.politeness_arc();
+        politeness.reconfigure(&config);
+        let fetcher = Fetcher::new(&config, politeness, max_pause_wait)?;
+        Ok(PollContext {
+            config,
+            fetcher,
+            store: Arc::clone(&self.store),
+            metrics: self.metrics.clone(),
+        })
+    }
+
+    /// Which hosts share links may be requested from.
+    pub fn share_rules(&self) -> &ShareRules {
+        self.fetcher.admission().share_rules()
     }
 }
 
@@ -226,6 +243,9 @@ struct Polled {
     attempts: Vec<Attempt>,
     moved_permanently: Option<Url>,
     parsed: Parsed,
+    /// What the poll already committed before its end (listed copies and article pages of
+    /// a poll with second requests).
+    committed: CommitReport,
 }
 
 /// Fetches, parses and stores one source and works out when it is due next; its failure
@@ -263,12 +283,14 @@ async fn poll(
             attempts: Vec::new(),
             moved_permanently: None,
             parsed: Parsed::failed(None, format!("source {} has no url", source.name)),
+            committed: CommitReport::default(),
         },
     };
     let Polled {
         attempts: mut all_attempts,
         moved_permanently,
         parsed,
+        committed,
     } = polled;
     let host = all_attempts
         .first()
@@ -343,7 +365,10 @@ async fn poll(
     };
     let batch_attempts: Vec<(Option<u16>, u64)> =
         batch.attempts.iter().map(|a| (a.status, a.bytes)).collect();
-    let commit = context.store.commit(batch).await?;
+    let mut commit = context.store.commit(batch).await?;
+    commit.new_articles += committed.new_articles;
+    commit.updated_articles += committed.updated_articles;
+    commit.unchanged_articles += committed.unchanged_articles;
 
     if let Some(metrics) = &context.metrics {
         for (status, bytes) in batch_attempts {

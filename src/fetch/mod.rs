@@ -7,21 +7,24 @@
 //! into `fetches` rows. `Err` is kept for the request failing outright (DNS, timeout, a body
 //! over `max_body`, too many redirects, robots.txt or a host's pause forbidding it).
 //!
-//! Every hop — and the robots.txt request before a host's first one — is admitted by
-//! [`Politeness`] first: the host's rate limit, its `Retry-After` pause, the in-flight cap.
+//! Every hop — and the robots.txt request before a host's first one — passes the admission
+//! gate ([`crate::admission`]: scheme, network, share rules) and robots.txt, then
+//! [`Politeness`]: the host's `Retry-After` pause and `Crawl-delay`, the in-flight cap, the
+//! host's rate limit. A refused hop is an [`Attempt`] whose error starts with `refused:`.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use url::Url;
 
-use crate::config::{HostConfig, HttpConfig, host_matches};
-use crate::politeness::{Politeness, Refusal};
+use crate::admission::{Admission, GuardedResolver, Origin, Purpose, Refusal as Refused, ResolveRefused};
+use crate::config::{Config, host_matches};
+use crate::politeness::{Politeness, Refusal, RobotsAnswer};
 
 mod request;
 
-use request::{HopOutcome, HopResult};
+use request::HopOutcome;
 
 /// Why a request failed outright. Each variant names the URL.
 #[derive(Debug, thiserror::Error)]
@@ -72,17 +75,13 @@ pub enum FetchError {
         /// The I/O error.
         message: String,
     },
-    /// A scheme other than http, https or file.
-    #[error("unsupported URL scheme in {url}")]
-    UnsupportedScheme {
+    /// The admission gate or robots.txt refused the URL (CONTRACT §7); nothing was read.
+    #[error("refused: {url}: {refusal}")]
+    Refused {
         /// The URL.
         url: String,
-    },
-    /// robots.txt of the host forbids the URL; it was not requested.
-    #[error("{url} is disallowed by the host's robots.txt; not fetched")]
-    DisallowedByRobots {
-        /// The URL.
-        url: String,
+        /// Why.
+        refusal: Refused,
     },
     /// The host asked us to wait (429/503 with `Retry-After`) longer than this fetch may.
     #[error("not requesting {url}: host {host} is paused until {until} after a 429/503")]
@@ -189,19 +188,28 @@ pub struct Fetcher {
     max_pause_wait: Duration,
     /// `[[host]] headers`, by domain: sent with every request to a matching host.
     host_headers: Arc<Vec<HostHeaders>>,
+    /// Which URLs may be fetched at all.
+    admission: Arc<Admission>,
 }
 
 impl Fetcher {
-    /// Builds the shared client from `[http]`. Redirects are not followed by reqwest:
-    /// every hop must pass our own checks and be recorded. A request to a host paused for
-    /// at most `max_pause_wait` waits for the pause to end; a longer pause refuses it.
+    /// Builds the shared client from `[http]`, with the admission rules of `config`.
+    /// Redirects are not followed by reqwest: every hop must pass our own checks and be
+    /// recorded. Names are resolved by [`GuardedResolver`], and no proxy from the
+    /// environment is used (it would resolve names where we cannot check the addresses).
+    /// A request to a host paused for at most `max_pause_wait` waits for the pause to end;
+    /// a longer pause refuses it.
     pub fn new(
-        http: &HttpConfig,
-        hosts: &[HostConfig],
+        config: &Config,
         politeness: Arc<Politeness>,
         max_pause_wait: Duration,
     ) -> Result<Fetcher, FetchError> {
+        let http = &config.http;
+        let hosts = &config.hosts;
+        let admission = Arc::new(Admission::new(config));
         let client = reqwest::Client::builder()
+            .dns_resolver(Arc::new(GuardedResolver::new(Arc::clone(&admission))))
+            .no_proxy()
             .user_agent(http.user_agent.as_str())
             .timeout(http.timeout)
             .connect_timeout(http.connect_timeout)
@@ -219,6 +227,7 @@ impl Fetcher {
             .collect();
         Ok(Fetcher {
             client,
+            admission,
             politeness,
             max_pause_wait,
             host_headers: Arc::new(host_headers),
@@ -229,10 +238,20 @@ impl Fetcher {
     }
 
     /// Fetches `url`, conditionally when `validators` are given, following redirects up to
-    /// `[http] max_redirects`. Each hop carries the `[[host]] headers` of its own host.
-    pub async fn fetch(&self, url: &Url, validators: &Validators) -> FetchResult {
+    /// `[http] max_redirects`. `origin` says where `url` came from (every redirect hop is
+    /// learned from the network), `purpose` what it is for; each hop passes the admission
+    /// gate and robots.txt and carries the `[[host]] headers` of its own host.
+    pub async fn fetch(
+        &self,
+        url: &Url,
+        validators: &Validators,
+        origin: Origin,
+        purpose: Purpose,
+    ) -> FetchResult {
         let mut attempts = Vec::with_capacity(1);
-        let (outcome, moved_permanently) = self.fetch_hops(url, validators, true, &mut attempts).await;
+        let (outcome, moved_permanently) = self
+            .fetch_hops(url, validators, origin, purpose, &mut attempts)
+            .await;
         FetchResult {
             attempts,
             moved_permanently,
@@ -251,38 +270,61 @@ impl Fetcher {
         &self.politeness
     }
 
+    /// The shared politeness layer, to carry over to the fetcher of a reloaded config.
+    pub fn politeness_arc(&self) -> Arc<Politeness> {
+        Arc::clone(&self.politeness)
+    }
+
+    /// The admission rules in use.
+    pub fn admission(&self) -> &Admission {
+        &self.admission
+    }
+
+    /// A refused request as the operator sees it in `fetches`: no status, no bytes, the
+    /// reason.
+    fn refuse(&self, url: &Url, refusal: Refused, attempts: &mut Vec<Attempt>) -> FetchError {
+        let error = FetchError::Refused {
+            url: url.to_string(),
+            refusal,
+        };
+        tracing::info!(url = %url, error = %error, "request refused");
+        attempts.push(Attempt {
+            url: url.to_string(),
+            started_at: Utc::now(),
+            duration: Duration::ZERO,
+            status: None,
+            bytes: 0,
+            not_modified: false,
+            error: Some(error.to_string()),
+        });
+        error
+    }
+
     async fn fetch_hops(
         &self,
         url: &Url,
         validators: &Validators,
-        check_robots: bool,
+        origin: Origin,
+        purpose: Purpose,
         attempts: &mut Vec<Attempt>,
     ) -> (Result<Outcome, FetchError>, Option<Url>) {
         let mut moved_permanently = None;
         let mut current = url.clone();
         let mut hops = 0u32;
         loop {
+            let hop_origin = if hops == 0 { origin } else { Origin::Network };
+            if let Err(refusal) = self.admission.check(&current, hop_origin, purpose) {
+                return (Err(self.refuse(&current, refusal, attempts)), moved_permanently);
+            }
             let hop = match current.scheme() {
-                "http" | "https" => {
-                    if check_robots
+                "file" => self.read_file(&current, validators).await,
+                _ => {
+                    if purpose != Purpose::Robots
                         && self.politeness.respects_robots()
-                        && !self.robots_allow(&current, attempts).await
+                        && let Err(unavailable) = self.robots_allow(&current, attempts).await
                     {
-                        let error = FetchError::DisallowedByRobots {
-                            url: current.to_string(),
-                        };
-                        tracing::info!(url = %current, "disallowed by robots.txt");
-                        // Not a request, but the operator sees why in `fetches` all the same.
-                        attempts.push(Attempt {
-                            url: current.to_string(),
-                            started_at: Utc::now(),
-                            duration: Duration::ZERO,
-                            status: None,
-                            bytes: 0,
-                            not_modified: false,
-                            error: Some(error.to_string()),
-                        });
-                        return (Err(error), moved_permanently);
+                        let refusal = Refused::Robots { unavailable };
+                        return (Err(self.refuse(&current, refusal, attempts)), moved_permanently);
                     }
                     let host = current.host_str().unwrap_or_default().to_owned();
                     let permit = match self.politeness.admit(&host, self.max_pause_wait).await {
@@ -313,15 +355,6 @@ impl Fetcher {
                     }
                     hop
                 }
-                "file" => self.read_file(&current, validators).await,
-                _ => HopResult::failed(
-                    &current,
-                    Utc::now(),
-                    Instant::now(),
-                    FetchError::UnsupportedScheme {
-                        url: current.to_string(),
-                    },
-                ),
             };
             attempts.push(hop.attempt);
             let outcome = match hop.outcome {
@@ -335,7 +368,9 @@ impl Fetcher {
                     } else {
                         match location.and_then(|l| current.join(&l).ok()) {
                             Some(next) => {
-                                if status == 301 || status == 308 {
+                                // A permanent move to a URL the gate refuses is not recorded.
+                                let admitted = self.admission.check(&next, Origin::Network, purpose).is_ok();
+                                if admitted && (status == 301 || status == 308) {
                                     tracing::info!(from = %current, to = %next, status, "permanent redirect");
                                     moved_permanently = Some(next.clone());
                                 } else {
@@ -368,24 +403,51 @@ impl Fetcher {
             .unwrap_or_default()
     }
 
-    /// Whether robots.txt of `url`'s origin allows it, fetching robots.txt (once per origin
-    /// and day, through the same politeness) when needed.
-    async fn robots_allow(&self, url: &Url, attempts: &mut Vec<Attempt>) -> bool {
+    /// Whether robots.txt of `url`'s origin allows it (`Err(true)`: robots.txt could not
+    /// be had, which disallows the whole host), fetching robots.txt (once per origin and
+    /// day, or again after [`crate::politeness::ROBOTS_UNAVAILABLE_TTL`] when it failed)
+    /// through the same gate and politeness when needed.
+    async fn robots_allow(&self, url: &Url, attempts: &mut Vec<Attempt>) -> Result<(), bool> {
         let slot = self.politeness.robots_slot(&url.origin().ascii_serialization());
         let mut robots = slot.lock().await;
         if robots.needs_fetch() {
-            let body = match url.join("/robots.txt") {
-                Ok(robots_url) => {
-                    let fetched =
-                        Box::pin(self.fetch_hops(&robots_url, &Validators::default(), false, attempts)).await;
-                    match fetched.0 {
-                        Ok(Outcome::Body(body)) => Some(body.bytes),
-                        _ => None,
-                    }
-                }
+            let fetched = match url.join("/robots.txt") {
+                Ok(robots_url) => Some(
+                    Box::pin(self.fetch_hops(
+                        &robots_url,
+                        &Validators::default(),
+                        Origin::Network,
+                        Purpose::Robots,
+                        attempts,
+                    ))
+                    .await
+                    .0,
+                ),
                 Err(_) => None,
             };
-            robots.store(body.as_deref());
+            let answer = match &fetched {
+                Some(Ok(Outcome::Body(body))) => RobotsAnswer::Body(&body.bytes),
+                Some(Ok(Outcome::Status { status, .. })) if (400..500).contains(status) => {
+                    RobotsAnswer::NotFound
+                }
+                // A redirect chain that ended nowhere (RFC 9309 §2.3.1.2).
+                Some(Ok(Outcome::Status { status, .. })) if (300..400).contains(status) => {
+                    RobotsAnswer::NotFound
+                }
+                Some(Err(FetchError::TooManyRedirects { .. } | FetchError::BadRedirect { .. })) => {
+                    RobotsAnswer::NotFound
+                }
+                // Shutting down: nothing is stored, the next run fetches it.
+                Some(Err(FetchError::ShuttingDown { .. })) => return Err(true),
+                _ => RobotsAnswer::Unavailable,
+            };
+            if matches!(answer, RobotsAnswer::Unavailable) {
+                tracing::warn!(url = %url, "robots.txt unavailable; the host is not crawled until it can be read");
+            }
+            let delay = robots.store(answer);
+            if let Some(host) = url.host_str() {
+                self.politeness.set_crawl_delay(host, delay);
+            }
         }
         robots.allows(url.as_str())
     }

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use reqwest::header::{self, HeaderMap, HeaderName, HeaderValue};
 use url::Url;
 
-use super::{Attempt, Body, FetchError, Fetcher, Outcome, Validators, error_chain};
+use super::{Attempt, Body, FetchError, Fetcher, Outcome, ResolveRefused, Validators, error_chain};
 
 impl Fetcher {
     pub(super) async fn request(&self, url: &Url, validators: &Validators) -> HopResult {
@@ -159,6 +159,10 @@ impl Fetcher {
             Ok(m) => m,
             Err(e) => return HopResult::failed(url, started_at, clock, file_error(e.to_string())),
         };
+        // Devices, FIFOs and directories are no feeds: /dev/zero has length 0 and never ends.
+        if !metadata.is_file() {
+            return HopResult::failed(url, started_at, clock, file_error("not a regular file".into()));
+        }
         let last_modified = metadata.modified().ok().map(http_date);
         if last_modified.is_some() && last_modified == validators.last_modified {
             let mut hop = HopResult::done(
@@ -172,15 +176,17 @@ impl Fetcher {
             hop.attempt.not_modified = true;
             return hop;
         }
+        let too_large = || FetchError::BodyTooLarge {
+            url: url.to_string(),
+            limit: self.max_body,
+        };
         if metadata.len() > self.max_body {
-            let error = FetchError::BodyTooLarge {
-                url: url.to_string(),
-                limit: self.max_body,
-            };
-            return HopResult::failed(url, started_at, clock, error);
+            return HopResult::failed(url, started_at, clock, too_large());
         }
-        let bytes = match tokio::fs::read(&path).await {
-            Ok(b) => b,
+        // The length is counted while reading too: the file may grow after the metadata.
+        let bytes = match read_at_most(&path, self.max_body).await {
+            Ok(Some(b)) => b,
+            Ok(None) => return HopResult::failed(url, started_at, clock, too_large()),
             Err(e) => return HopResult::failed(url, started_at, clock, file_error(e.to_string())),
         };
         let content_type = match path.extension().and_then(|e| e.to_str()) {
@@ -209,6 +215,17 @@ impl Fetcher {
     }
 
     fn map_error(&self, url: &Url, e: &reqwest::Error) -> FetchError {
+        // The resolver's refusal of a private address arrives wrapped in the connect error.
+        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
+        while let Some(c) = cause {
+            if let Some(ResolveRefused(refusal)) = c.downcast_ref::<ResolveRefused>() {
+                return FetchError::Refused {
+                    url: url.to_string(),
+                    refusal: refusal.clone(),
+                };
+            }
+            cause = c.source();
+        }
         if e.is_timeout() {
             FetchError::Timeout {
                 url: url.to_string(),
@@ -266,6 +283,15 @@ impl HopResult {
     ) -> HopResult {
         HopResult::done(url, started_at, clock, None, 0, Err(error))
     }
+}
+
+/// Reads at most `limit` bytes of the file at `path`: `None` when it holds more.
+async fn read_at_most(path: &std::path::Path, limit: u64) -> std::io::Result<Option<Vec<u8>>> {
+    use tokio::io::AsyncReadExt;
+    let file = tokio::fs::File::open(path).await?;
+    let mut bytes = Vec::new();
+    file.take(limit.saturating_add(1)).read_to_end(&mut bytes).await?;
+    Ok((bytes.len() as u64 <= limit).then_some(bytes))
 }
 
 /// Formats a time as an HTTP date (`Tue, 19 Apr 2022 04:22:44 GMT`).

@@ -270,7 +270,14 @@ pub struct TestServer {
 impl TestServer {
     /// Binds 127.0.0.1:0 and starts serving on a background thread.
     pub fn start() -> TestServer {
-        let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").expect("bind 127.0.0.1:0"));
+        TestServer::start_on("127.0.0.1")
+    }
+
+    /// Binds `ip:0` (an address of 127.0.0.0/8) and starts serving on a background thread.
+    pub fn start_on(ip: &str) -> TestServer {
+        let server = Arc::new(
+            tiny_http::Server::http(format!("{ip}:0")).unwrap_or_else(|e| panic!("bind {ip}:0: {e}")),
+        );
         let addr = server
             .server_addr()
             .to_ip()
@@ -625,6 +632,8 @@ pub struct Output {
     pub timed_out: bool,
     pub elapsed: Duration,
     pub args: Vec<String>,
+    /// The process's peak resident set as last read from /proc (KiB).
+    pub peak_rss_kb: Option<u64>,
 }
 
 impl Output {
@@ -752,7 +761,13 @@ pub fn run_raw(args: &[String], cwd: &Path, env: &[(&str, &str)], timeout: Durat
         v
     });
     let mut timed_out = false;
+    let mut peak_rss_kb = None;
     let status = loop {
+        // VmHWM is the process's peak resident set so far; the last reading before it exits
+        // is (nearly) its peak.
+        if let Some(kb) = vm_hwm_kb(child.id()) {
+            peak_rss_kb = Some(kb);
+        }
         if let Some(st) = child.try_wait().expect("try_wait") {
             break st;
         }
@@ -774,7 +789,17 @@ pub fn run_raw(args: &[String], cwd: &Path, env: &[(&str, &str)], timeout: Durat
         timed_out,
         elapsed,
         args: args.to_vec(),
+        peak_rss_kb,
     }
+}
+
+/// The peak resident set (VmHWM) of a running process, in KiB.
+pub fn vm_hwm_kb(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
 // ---------------------------------------------------------------------------
