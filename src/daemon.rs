@@ -202,7 +202,7 @@ impl Daemon {
             let due = match (state.next_poll_at, new_index.get(&name)) {
                 // A changed interval takes effect now rather than after the old one ran out.
                 (Some(stored), _) => {
-                    stored.min(now + chrono::Duration::from_std(interval).unwrap_or_default())
+                    stored.min(scheduler::after(now, interval))
                 }
                 (None, Some(&i)) => scheduler::first_poll_at(now, interval, i, new_count),
                 (None, None) => now,
@@ -285,7 +285,7 @@ impl Daemon {
                     let interval = self.context.config.source_interval(source);
                     self.queue.schedule(
                         &name,
-                        Utc::now() + chrono::Duration::from_std(interval).unwrap_or_default(),
+                        scheduler::after(Utc::now(), interval),
                     );
                 }
             }

@@ -163,7 +163,7 @@ pub fn first_poll_at(now: DateTime<Utc>, interval: Duration, index: usize, count
         return now;
     }
     let offset = interval.mul_f64(index as f64 / count as f64);
-    now + chrono::Duration::from_std(offset).unwrap_or_default()
+    after(now, offset)
 }
 
 #[cfg(test)]

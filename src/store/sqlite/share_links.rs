@@ -1,7 +1,7 @@
 //! The `share_links` queue: adding links, recording each attempt's result, and choosing
 //! the links due for a fetch or a recheck.
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, Transaction, params};
 
 use super::Writer;
@@ -63,7 +63,11 @@ impl Writer {
                 break;
             }
             let cutoff = dates::format_utc(
-                question.now - chrono::Duration::from_std(*age).unwrap_or(chrono::Duration::MAX),
+                // Saturating: no configured age can make the writer thread panic.
+                chrono::Duration::from_std(*age)
+                    .ok()
+                    .and_then(|age| question.now.checked_sub_signed(age))
+                    .unwrap_or(DateTime::<Utc>::MIN_UTC),
             );
             let mut due = self.conn.prepare_cached(
                 "SELECT l.url, l.info_code, l.source_id, l.attempts, l.page_url, l.rechecks, s.name
