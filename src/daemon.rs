@@ -201,9 +201,7 @@ impl Daemon {
             let interval = scheduler::base_interval(&config, &source, state.poll_interval);
             let due = match (state.next_poll_at, new_index.get(&name)) {
                 // A changed interval takes effect now rather than after the old one ran out.
-                (Some(stored), _) => {
-                    stored.min(scheduler::after(now, interval))
-                }
+                (Some(stored), _) => stored.min(scheduler::after(now, interval)),
                 (None, Some(&i)) => scheduler::first_poll_at(now, interval, i, new_count),
                 (None, None) => now,
             };
@@ -283,10 +281,7 @@ impl Daemon {
                     && let Some(source) = self.sources.get(&name)
                 {
                     let interval = self.context.config.source_interval(source);
-                    self.queue.schedule(
-                        &name,
-                        scheduler::after(Utc::now(), interval),
-                    );
+                    self.queue.schedule(&name, scheduler::after(Utc::now(), interval));
                 }
             }
         }

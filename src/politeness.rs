@@ -586,10 +586,21 @@ mod tests {
         let slot = politeness.robots_slot("http://a.example");
         let mut guard = slot.lock().await;
         guard.store(RobotsAnswer::NotFound);
-        assert_eq!(guard.allows("http://a.example/feed.xml"), Ok(()), "4xx allows all");
+        assert_eq!(
+            guard.allows("http://a.example/feed.xml"),
+            Ok(()),
+            "4xx allows all"
+        );
         guard.store(RobotsAnswer::Unavailable);
-        assert_eq!(guard.allows("http://a.example/feed.xml"), Err(true), "5xx disallows all");
-        assert!(!guard.needs_fetch(), "a failure is remembered for a while, not refetched at once");
+        assert_eq!(
+            guard.allows("http://a.example/feed.xml"),
+            Err(true),
+            "5xx disallows all"
+        );
+        assert!(
+            !guard.needs_fetch(),
+            "a failure is remembered for a while, not refetched at once"
+        );
         let delay = guard.store(RobotsAnswer::Body(b"User-agent: *\nCrawl-delay: 2\n"));
         assert_eq!(delay, Some(2.0));
         // Only the first 500 KiB count: a rule past them is not read.
@@ -602,13 +613,23 @@ mod tests {
 
     #[tokio::test]
     async fn crawl_delay_applies_only_when_slower_than_the_quota() {
-        let config = Config::parse("[rate_limit]\nper_host = \"1/m\"\n", std::path::Path::new("t.toml"))
-            .expect("valid config");
+        let config = Config::parse(
+            "[rate_limit]\nper_host = \"1/m\"\n",
+            std::path::Path::new("t.toml"),
+        )
+        .expect("valid config");
         let politeness = Politeness::new(&config, CancellationToken::new());
         politeness.set_crawl_delay("slow.example", Some(2.0));
-        assert_eq!(politeness.crawl_delay("slow.example"), None, "1/m is already slower");
-        let config = Config::parse("[rate_limit]\nper_host = \"2/s\"\n", std::path::Path::new("t.toml"))
-            .expect("valid config");
+        assert_eq!(
+            politeness.crawl_delay("slow.example"),
+            None,
+            "1/m is already slower"
+        );
+        let config = Config::parse(
+            "[rate_limit]\nper_host = \"2/s\"\n",
+            std::path::Path::new("t.toml"),
+        )
+        .expect("valid config");
         let politeness = Politeness::new(&config, CancellationToken::new());
         politeness.set_crawl_delay("a.example", Some(2.0));
         assert_eq!(politeness.crawl_delay("a.example"), Some(Duration::from_secs(2)));
@@ -618,12 +639,20 @@ mod tests {
 
     #[tokio::test]
     async fn a_reload_keeps_pauses_and_the_token_state_of_unchanged_quotas() {
-        let config = Config::parse("[rate_limit]\nper_host = \"1/h\"\nburst = 1\n", std::path::Path::new("t.toml"))
-            .expect("valid config");
+        let config = Config::parse(
+            "[rate_limit]\nper_host = \"1/h\"\nburst = 1\n",
+            std::path::Path::new("t.toml"),
+        )
+        .expect("valid config");
         let politeness = Politeness::new(&config, CancellationToken::new());
         let until = politeness.pause("paused.example", Some("120"), Utc::now());
         // Spend a.example's only token.
-        drop(politeness.admit("a.example", Duration::ZERO).await.expect("first request"));
+        drop(
+            politeness
+                .admit("a.example", Duration::ZERO)
+                .await
+                .expect("first request"),
+        );
         let reloaded = Config::parse(
             "[http]\ntimeout = \"7s\"\nconcurrency = 4\n[rate_limit]\nper_host = \"1/h\"\nburst = 1\n",
             std::path::Path::new("t.toml"),
@@ -631,13 +660,24 @@ mod tests {
         .expect("valid config");
         politeness.reconfigure(&reloaded);
         assert_eq!(politeness.paused_until("paused.example"), Some(until));
-        let second = tokio::time::timeout(Duration::from_millis(300), politeness.admit("a.example", Duration::ZERO)).await;
+        let second = tokio::time::timeout(
+            Duration::from_millis(300),
+            politeness.admit("a.example", Duration::ZERO),
+        )
+        .await;
         assert!(second.is_err(), "the spent token is still spent after the reload");
         // A changed quota starts afresh.
-        let faster = Config::parse("[rate_limit]\nper_host = \"10/s\"\nburst = 1\n", std::path::Path::new("t.toml"))
-            .expect("valid config");
+        let faster = Config::parse(
+            "[rate_limit]\nper_host = \"10/s\"\nburst = 1\n",
+            std::path::Path::new("t.toml"),
+        )
+        .expect("valid config");
         politeness.reconfigure(&faster);
-        let third = tokio::time::timeout(Duration::from_millis(300), politeness.admit("a.example", Duration::ZERO)).await;
+        let third = tokio::time::timeout(
+            Duration::from_millis(300),
+            politeness.admit("a.example", Duration::ZERO),
+        )
+        .await;
         assert!(third.is_ok(), "a new quota applies");
     }
 

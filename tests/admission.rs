@@ -243,3 +243,39 @@ fn a_share_candidate_redirecting_off_the_allowed_hosts_is_not_followed() {
     );
     soft.finish();
 }
+
+#[test]
+fn a_name_resolving_to_a_private_address_is_refused_at_connect_time() {
+    // `localhost` is no IP literal: only the addresses it resolves to show it is loopback.
+    let inner = TestServer::start();
+    inner.set(
+        "/feed.xml",
+        Route::rss(mini_rss("内网", &[("内网文章", "http://127.0.0.1/a.html")])),
+    );
+    let outer = TestServer::start();
+    outer.set(
+        "/feed.xml",
+        Route::status(302).header("Location", &format!("http://localhost:{}/feed.xml", inner.port())),
+    );
+    let dir = tempdir();
+    let mut cfg = base_config();
+    cfg.push_str(&feed_source("outer", &outer.url("/feed.xml"), "c", &[]));
+    let config = write_config(dir.path(), &cfg);
+    let out = run_once(&config);
+    let _diag = out.on_panic();
+    let conn = open_db(&db_path(dir.path()));
+    let rows = fetches(&conn);
+    assert_eq!(out.code, Some(1), "the source failed");
+    assert!(
+        inner.requests().is_empty(),
+        "nothing reached the server behind localhost"
+    );
+    assert!(
+        rows.iter().any(|f| f.url.starts_with("http://localhost:")
+            && f.error
+                .as_deref()
+                .is_some_and(|e| e.starts_with("refused:") && e.contains("loopback"))),
+        "a refused: row naming the loopback address: {rows:?}"
+    );
+    assert_eq!(count(&conn, "articles"), 0);
+}

@@ -41,8 +41,14 @@ fn a_page_with_100000_share_links_queues_max_discovered() {
          净利润保持稳定，现金分红方案陆续出炉。</p><p>分析人士认为，年报披露高峰期将至，投资者应关注业绩确定性较高的板块。</p>\
          <p>{links}</p>"
     );
-    server.set("/a/1.html", Route::ok("text/html; charset=utf-8", article_page("公告汇总", &body)));
-    server.set("/feed.xml", Route::rss(feed_with_item("公告汇总", &server.url("/a/1.html"))));
+    server.set(
+        "/a/1.html",
+        Route::ok("text/html; charset=utf-8", article_page("公告汇总", &body)),
+    );
+    server.set(
+        "/feed.xml",
+        Route::rss(feed_with_item("公告汇总", &server.url("/a/1.html"))),
+    );
     let dir = tempdir();
     let mut cfg = base_config().replace("max_body = \"1MiB\"", "max_body = \"8MiB\"");
     cfg.push_str(&feed_source("notices", &server.url("/feed.xml"), "c", &[]));
@@ -52,7 +58,11 @@ fn a_page_with_100000_share_links_queues_max_discovered() {
     let _diag = out.on_panic();
     let conn = open_db(&db_path(dir.path()));
     let rows = share_links(&conn);
-    assert_eq!(rows.len(), 50, "share links queued from the page ([share] max_discovered)");
+    assert_eq!(
+        rows.len(),
+        50,
+        "share links queued from the page ([share] max_discovered)"
+    );
     assert!(
         rows.iter().all(|r| r.state == "skipped"),
         "links to a host no rule allows are skipped: {:?}",
@@ -92,14 +102,26 @@ fn hostile_pages_do_not_stop_the_daemon_or_other_sources() {
     let server = TestServer::start();
     let nested = nested_page();
     let siblings = sibling_page();
-    assert!(nested.len() > 4 << 20 && siblings.len() > 4 << 20, "pages of about 5 MiB");
+    assert!(
+        nested.len() > 4 << 20 && siblings.len() > 4 << 20,
+        "pages of about 5 MiB"
+    );
     server.set("/nested.html", Route::ok("text/html; charset=utf-8", nested));
     server.set("/siblings.html", Route::ok("text/html; charset=utf-8", siblings));
-    server.set("/hostile1.xml", Route::rss(feed_with_item("嵌套页面", &server.url("/nested.html"))));
-    server.set("/hostile2.xml", Route::rss(feed_with_item("兄弟页面", &server.url("/siblings.html"))));
+    server.set(
+        "/hostile1.xml",
+        Route::rss(feed_with_item("嵌套页面", &server.url("/nested.html"))),
+    );
+    server.set(
+        "/hostile2.xml",
+        Route::rss(feed_with_item("兄弟页面", &server.url("/siblings.html"))),
+    );
     server.set(
         "/quiet.xml",
-        Route::rss(mini_rss("快讯", &[("央行开展逆回购操作", "http://news.example.org/a/1.html")])),
+        Route::rss(mini_rss(
+            "快讯",
+            &[("央行开展逆回购操作", "http://news.example.org/a/1.html")],
+        )),
     );
     let dir = tempdir();
     let mut cfg = daemon_config(&DaemonOpts {
@@ -132,7 +154,9 @@ fn hostile_pages_do_not_stop_the_daemon_or_other_sources() {
 
     let conn = open_db(&db);
     let mut soft = Soft::new();
-    soft.check(pages_asked.is_some(), || "both hostile pages were requested".into());
+    soft.check(pages_asked.is_some(), || {
+        "both hostile pages were requested".into()
+    });
     soft.check(quiet_after.is_some(), || {
         format!(
             "the quiet feed kept being polled: {} requests in {:?}",
@@ -140,7 +164,9 @@ fn hostile_pages_do_not_stop_the_daemon_or_other_sources() {
             started.elapsed()
         )
     });
-    soft.check(alive, || format!("the daemon is still running\n{}", daemon.diag()));
+    soft.check(alive, || {
+        format!("the daemon is still running\n{}", daemon.diag())
+    });
     soft.eq(exit.map(|s| s.code()), Some(Some(0)), "exit status after SIGTERM");
     soft.eq(
         count(&conn, "articles WHERE title IN ('嵌套页面', '兄弟页面')"),
