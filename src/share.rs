@@ -183,18 +183,7 @@ async fn work_link(context: &PollContext, job: ShareLinkJob, once: bool) -> Resu
     let config = &*context.config;
     let rules = context.share_rules();
     let now = Utc::now();
-    let mut batch = FetchBatch {
-        source_id: job.source_id,
-        attempts: Vec::new(),
-        articles: Vec::new(),
-        outcome: None,
-        queue_links: Vec::new(),
-        share_links: Vec::new(),
-        polled_at: now,
-        next_poll_at: None,
-        moved_to: None,
-        poll_interval: None,
-    };
+    let mut batch = FetchBatch::empty(job.source_id, now);
     let info_key = job.info_code.as_ref().map(|c| format!("info:{c}"));
     let is_recheck = job.recheck_page.is_some();
 

@@ -15,22 +15,6 @@ const BURST: usize = 2;
 const RATE: f64 = 2.0;
 const PAUSE: Duration = Duration::from_secs(3);
 
-/// The largest number of arrivals in any window `[t, t + w)` starting at an arrival, with
-/// the window's start.
-fn max_in_window(times: &[Instant], w: Duration) -> (usize, usize) {
-    let mut best = (0, 0);
-    for i in 0..times.len() {
-        let n = times[i..]
-            .iter()
-            .take_while(|t| t.duration_since(times[i]) < w)
-            .count();
-        if n > best.0 {
-            best = (n, i);
-        }
-    }
-    best
-}
-
 fn run_world(concurrency: u32) {
     let server = TestServer::start();
     let dir = tempdir();

@@ -5,7 +5,7 @@
 
 mod support;
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use support::*;
 
@@ -39,15 +39,21 @@ fn serve_feeds(server: &TestServer, n: usize) -> Vec<String> {
         .collect()
 }
 
+/// `once` over `feeds` feeds on a server whose robots.txt answers `robots`, at `rate`.
+fn crawl_behind(robots: Route, feeds: usize, rate: &str) -> (TestServer, tempfile::TempDir, Output) {
+    let server = TestServer::start();
+    server.set("/robots.txt", robots);
+    let paths = serve_feeds(&server, feeds);
+    let path_refs: Vec<&str> = paths.iter().map(String::as_str).collect();
+    let dir = tempdir();
+    let config = write_config(dir.path(), &robots_config(&server, &path_refs, rate));
+    let out = run_once(&config);
+    (server, dir, out)
+}
+
 #[test]
 fn robots_txt_answering_503_disallows_the_whole_host() {
-    let server = TestServer::start();
-    server.set("/robots.txt", Route::status(503));
-    let feeds = serve_feeds(&server, 2);
-    let feed_refs: Vec<&str> = feeds.iter().map(String::as_str).collect();
-    let dir = tempdir();
-    let config = write_config(dir.path(), &robots_config(&server, &feed_refs, "1000/s"));
-    let out = run_once(&config);
+    let (server, dir, out) = crawl_behind(Route::status(503), 2, "1000/s");
     let _diag = out.on_panic();
     let conn = open_db(&db_path(dir.path()));
     let mut soft = Soft::new();
@@ -76,13 +82,7 @@ fn robots_txt_answering_503_disallows_the_whole_host() {
 
 #[test]
 fn robots_txt_answering_404_allows_everything() {
-    let server = TestServer::start();
-    server.set("/robots.txt", Route::status(404));
-    let feeds = serve_feeds(&server, 2);
-    let feed_refs: Vec<&str> = feeds.iter().map(String::as_str).collect();
-    let dir = tempdir();
-    let config = write_config(dir.path(), &robots_config(&server, &feed_refs, "1000/s"));
-    let out = run_once(&config);
+    let (server, dir, out) = crawl_behind(Route::status(404), 2, "1000/s");
     let _diag = out.on_panic();
     out.assert_code(0);
     let conn = open_db(&db_path(dir.path()));
@@ -121,5 +121,4 @@ fn crawl_delay_slows_the_host_below_its_configured_rate() {
     );
     let conn = open_db(&db_path(dir.path()));
     assert_eq!(count(&conn, "articles"), 3);
-    let _ = Duration::ZERO;
 }

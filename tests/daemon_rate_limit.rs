@@ -14,22 +14,6 @@ const SOURCES: usize = 30;
 const BURST: usize = 2;
 const RATE: f64 = 2.0;
 
-/// The largest number of arrivals in any half-open window `[t, t + w)`
-/// starting at an arrival, with the window's start.
-fn max_in_window(times: &[Instant], w: Duration) -> (usize, usize) {
-    let mut best = (0, 0);
-    for i in 0..times.len() {
-        let n = times[i..]
-            .iter()
-            .take_while(|t| t.duration_since(times[i]) < w)
-            .count();
-        if n > best.0 {
-            best = (n, i);
-        }
-    }
-    best
-}
-
 /// `n` feeds `/f/NN.xml` on `server` as sources `sNN`, all due now: the
 /// database is migrated and each source's row is stored with a
 /// `next_poll_at` in the past (CONTRACT §4: a daemon resumes each source at

@@ -146,7 +146,7 @@ pub(super) async fn poll_list(
         // revision; then the pages, in groups, as they arrive. The feed's validators are
         // stored last, with the outcome, once every entry is processed.
         let articles: Vec<Article> = listed.iter().map(|(_, a)| a.clone()).collect();
-        let mut first = intermediate_batch(state.id, now);
+        let mut first = FetchBatch::empty(Some(state.id), now);
         first.attempts = std::mem::take(&mut attempts);
         first.articles = articles;
         first.queue_links = dedup_links(std::mem::take(&mut queue_links));
@@ -219,22 +219,6 @@ fn read_and_normalize(
         .filter_map(|entry| normalize::normalize(entry.clone(), &normalize_context).map(|a| (entry, a)))
         .collect();
     Ok((listed, published))
-}
-
-/// A batch of a poll's work that is not its end: articles and links, no outcome.
-fn intermediate_batch(source_id: i64, now: DateTime<Utc>) -> FetchBatch {
-    FetchBatch {
-        source_id: Some(source_id),
-        attempts: Vec::new(),
-        articles: Vec::new(),
-        outcome: None,
-        queue_links: Vec::new(),
-        share_links: Vec::new(),
-        polled_at: now,
-        next_poll_at: None,
-        moved_to: None,
-        poll_interval: None,
-    }
 }
 
 /// Commits a batch of a poll before its end, counting its requests in the metrics (the
@@ -340,7 +324,7 @@ async fn full_texts(
             (i, page)
         })
         .buffer_unordered(config.http.concurrency.max(1));
-    let mut batch = intermediate_batch(state.id, now);
+    let mut batch = FetchBatch::empty(Some(state.id), now);
     let mut pages_in_batch = 0;
     loop {
         let next = fetched.next().await;
@@ -380,7 +364,7 @@ async fn full_texts(
             }
         }
         if pages_in_batch > 0 && (done || pages_in_batch >= PAGES_PER_COMMIT) {
-            let mut full = std::mem::replace(&mut batch, intermediate_batch(state.id, now));
+            let mut full = std::mem::replace(&mut batch, FetchBatch::empty(Some(state.id), now));
             full.queue_links = dedup_links(full.queue_links);
             add_report(committed, commit_counted(context, full).await?);
             pages_in_batch = 0;

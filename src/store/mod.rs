@@ -169,6 +169,25 @@ pub struct FetchBatch {
     pub poll_interval: Option<std::time::Duration>,
 }
 
+impl FetchBatch {
+    /// A batch that records nothing yet, for work of `source_id` (None: no source) at
+    /// `polled_at`: no outcome, so the `sources` row is left alone.
+    pub fn empty(source_id: Option<i64>, polled_at: DateTime<Utc>) -> FetchBatch {
+        FetchBatch {
+            source_id,
+            attempts: Vec::new(),
+            articles: Vec::new(),
+            outcome: None,
+            queue_links: Vec::new(),
+            share_links: Vec::new(),
+            polled_at,
+            next_poll_at: None,
+            moved_to: None,
+            poll_interval: None,
+        }
+    }
+}
+
 /// The states of a share link (CONTRACT §3 `share_links.state`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ShareState {

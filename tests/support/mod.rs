@@ -1957,3 +1957,19 @@ pub fn publisher_config(share: &str) -> String {
         .to_string();
     format!("{head}\n{share}\n")
 }
+
+/// The largest number of arrivals in any half-open window `[t, t + w)` starting at an
+/// arrival (`times` sorted), with the index of the window's first arrival.
+pub fn max_in_window(times: &[Instant], w: Duration) -> (usize, usize) {
+    let mut best = (0, 0);
+    for i in 0..times.len() {
+        let n = times[i..]
+            .iter()
+            .take_while(|t| t.duration_since(times[i]) < w)
+            .count();
+        if n > best.0 {
+            best = (n, i);
+        }
+    }
+    best
+}
