@@ -17,10 +17,10 @@ use super::raw::{
     RawSize, RawSource, Str,
 };
 use super::{
-    ArticleSelectors, Config, ConfigError, DEFAULT_MAX_ITEMS, DEFAULT_METRICS_LISTEN, DETAIL_URL_PLACEHOLDERS, DaemonConfig,
-    DedupConfig, ExportConfig, HostConfig, HtmlListConfig, HttpConfig, JekyllConfig, JsonFields,
-    JsonListConfig, MetricsConfig, RESOLVE_PLACEHOLDERS, RateLimitConfig, ScheduleConfig, ShareConfig,
-    SourceConfig, SourceKind,
+    ArticleSelectors, Config, ConfigError, DEFAULT_MAX_ITEMS, DEFAULT_METRICS_LISTEN,
+    DETAIL_URL_PLACEHOLDERS, DaemonConfig, DedupConfig, ExportConfig, HostConfig, HtmlListConfig, HttpConfig,
+    JekyllConfig, JsonFields, JsonListConfig, MetricsConfig, RESOLVE_PLACEHOLDERS, RateLimitConfig,
+    ScheduleConfig, ShareConfig, SourceConfig, SourceKind,
 };
 
 /// The result of validating one value or table.
@@ -345,7 +345,11 @@ impl Ctx<'_> {
             ("link", span_of(&r.link), &[Html]),
             ("title", span_of(&r.title), &[Html]),
             ("published", span_of(&r.published), &[Html]),
-            ("max_items", r.max_items.as_ref().map(|v| v.span()), &[Feed, Json, Html]),
+            (
+                "max_items",
+                r.max_items.as_ref().map(|v| v.span()),
+                &[Feed, Json, Html],
+            ),
         ];
         for (key, span, kinds) in &kind_keys {
             if let Some(span) = span

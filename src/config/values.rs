@@ -48,7 +48,10 @@ impl Sec<'_> {
             Ok(d) if d > super::MAX_DURATION => Err(self.err(
                 v.span(),
                 key,
-                format!("invalid duration {:?}: longer than the limit of 10 years", v.get_ref()),
+                format!(
+                    "invalid duration {:?}: longer than the limit of 10 years",
+                    v.get_ref()
+                ),
             )),
             Ok(d) => Ok(d),
             Err(e) => Err(self.err(
