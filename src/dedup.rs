@@ -19,36 +19,44 @@ pub struct InfoCodeMatch {
     pub in_query: bool,
 }
 
-/// Tries every pattern on `text`; the first pattern that matches wins.
+/// Tries every pattern on `text`: the first pattern whose capture group 1 is an infoCode
+/// (or a bare 18-digit id, prefixed with `bare_id_prefix`) wins. A capture that is neither —
+/// a loose user pattern's `(.*)`, full-width or other non-ASCII digits — is no infoCode, and
+/// the pattern's next match, then the next pattern, is tried.
 pub fn info_code_in(config: &DedupConfig, text: &str) -> Option<InfoCodeMatch> {
     config.info_code.iter().find_map(|pattern| {
-        let captures = pattern.captures(text)?;
-        let group = captures.get(1)?;
-        let code = group.as_str();
-        let info_code = if code.len() == 18 && code.bytes().all(|b| b.is_ascii_digit()) {
-            format!("{}{}", config.bare_id_prefix, code)
-        } else {
-            code.to_owned()
-        };
-        let in_query = text
-            .find('?')
-            .is_some_and(|q| group.start() > q && !text[..q].is_empty());
-        Some(InfoCodeMatch { info_code, in_query })
+        pattern.captures_iter(text).find_map(|captures| {
+            let group = captures.get(1)?;
+            let info_code = normalize_info_code(config, group.as_str())?;
+            let in_query = text
+                .find('?')
+                .is_some_and(|q| group.start() > q && !text[..q].is_empty());
+            Some(InfoCodeMatch { info_code, in_query })
+        })
     })
 }
 
+/// Whether `code` is an infoCode: two ASCII capital letters and 18 ASCII digits
+/// (`NW202204192348095567`).
+pub fn is_info_code(code: &str) -> bool {
+    let bytes = code.as_bytes();
+    bytes.len() == 20
+        && bytes[..2].iter().all(u8::is_ascii_uppercase)
+        && bytes[2..].iter().all(u8::is_ascii_digit)
+}
+
 /// An infoCode stated outright (a JSON `code` field): `NW…` kept, a bare 18-digit id
-/// prefixed with `bare_id_prefix`; anything else is not an infoCode.
+/// prefixed with `bare_id_prefix`; anything else — including a prefixed id that is no
+/// infoCode because the prefix is not two capital letters — is not an infoCode.
 pub fn normalize_info_code(config: &DedupConfig, code: &str) -> Option<String> {
     let code = code.trim();
     let bytes = code.as_bytes();
-    if bytes.len() == 18 && bytes.iter().all(u8::is_ascii_digit) {
-        return Some(format!("{}{code}", config.bare_id_prefix));
-    }
-    (bytes.len() == 20
-        && bytes[..2].iter().all(u8::is_ascii_uppercase)
-        && bytes[2..].iter().all(u8::is_ascii_digit))
-    .then(|| code.to_owned())
+    let code = if bytes.len() == 18 && bytes.iter().all(u8::is_ascii_digit) {
+        format!("{}{code}", config.bare_id_prefix)
+    } else {
+        code.to_owned()
+    };
+    is_info_code(&code).then_some(code)
 }
 
 /// The infoCode of an item: patterns on the guid, then the link, then the share link.
@@ -197,5 +205,41 @@ mod tests {
         );
         assert_eq!(dedup_key(None, None, "s", Some("g"), "t", None), "guid:s:g");
         assert!(dedup_key(None, None, "s", None, "t", None).starts_with("hash:"));
+    }
+
+    /// Found by `tests/properties.rs` (random_strings_give_only_wellformed_codes): a loose
+    /// `[dedup] info_code` pattern's capture, or the default patterns' `\d` matching
+    /// full-width digits, became an "infoCode" (`""`, `abc`, 18 full-width digits).
+    #[test]
+    fn only_wellformed_info_codes_are_found() {
+        let loose = |patterns: &[&str]| DedupConfig {
+            info_code: patterns.iter().map(|p| regex::Regex::new(p).unwrap()).collect(),
+            bare_id_prefix: "NW".to_owned(),
+        };
+        assert_eq!(info_code_in(&loose(&["(.*)"]), ""), None);
+        assert_eq!(info_code_in(&loose(&["(.*)"]), "abc"), None);
+        assert_eq!(info_code_in(&loose(&[r"(\d+)"]), "12345"), None);
+        // The first capture that is an infoCode wins, also a later match of the same pattern.
+        assert_eq!(
+            info_code_in(&loose(&[r"id=(\w+)"]), "http://a/?id=abc&id=NW202204192348095567"),
+            Some(InfoCodeMatch {
+                info_code: "NW202204192348095567".into(),
+                in_query: true
+            })
+        );
+        let full_width = "http://finance.eastmoney.com/a/２０２２０４１９２３４８０９５５６７.html";
+        assert_eq!(info_code_in(&config(), full_width), None);
+        let bad_prefix = DedupConfig {
+            bare_id_prefix: "nw".to_owned(),
+            ..config()
+        };
+        assert_eq!(normalize_info_code(&bad_prefix, "202204192348095567"), None);
+        assert_eq!(
+            normalize_info_code(&config(), " 202204192348095567 ").as_deref(),
+            Some("NW202204192348095567")
+        );
+        assert!(is_info_code("AN202204192348095567"));
+        assert!(!is_info_code("NW20220419234809556"));
+        assert!(!is_info_code("Nw202204192348095567"));
     }
 }

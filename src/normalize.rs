@@ -3,13 +3,20 @@
 //! Titles get entities decoded and whitespace collapsed; content HTML is sanitized with
 //! ammonia (no script, style or event handlers; paragraphs and `class` on `p` kept) and
 //! reduced to plain text, hashed for change detection; the outlet is read from the
-//! `（文章来源：X）` line; tags are the source's then the entry's. Pure functions, no I/O.
+//! `（文章来源：X）` line; tags are the source's then the entry's. Pure functions, no I/O
+//! ([`normalize`] reads the clock once; [`normalize_at`] takes the time).
+//!
+//! What a publisher cannot put into an article (checked by `tests/properties.rs`): a C0 control character other than tab and newline in any text
+//! column, a link that is not `http(s)` ([`http_url`]), a time outside
+//! [`EARLIEST_TIME`] … `now` + [`MAX_FUTURE`] ([`plausible_time`]), and, through ammonia,
+//! scripts, event handlers or `javascript:`/`vbscript:`/`data:` URLs in the content.
 
 use std::sync::LazyLock;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, TimeZone, Utc};
 use regex::Regex;
 use sha2::{Digest, Sha256};
+use url::Url;
 
 use crate::config::DedupConfig;
 use crate::dates::{self, ParsedDate};
@@ -84,9 +91,27 @@ pub struct SourceContext<'a> {
     pub dedup: &'a DedupConfig,
 }
 
+/// Normalizes one entry against the current time; see [`normalize_at`].
+pub fn normalize(entry: Entry, source: &SourceContext<'_>) -> Option<Article> {
+    normalize_at(entry, source, Utc::now())
+}
+
 /// Normalizes one entry. Returns None for an entry with neither a title nor any content:
 /// there is nothing to store.
-pub fn normalize(entry: Entry, source: &SourceContext<'_>) -> Option<Article> {
+///
+/// What the publisher wrote is not trusted:
+///
+/// * **Times**: `published` and `updated` are kept only when [`plausible_time`] at `now`
+///   (from 1990-01-01 to two days after `now`); any other time — a feed's `1970-01-01`
+///   epoch zero, `0001-01-01`, `9999-12-31` — becomes None, as if the publisher had given
+///   none (the `hash:` dedup key then hashes the title alone).
+/// * **Links**: the entry's link is kept only when it is an absolute `http`/`https` URL with
+///   a host ([`http_url`], written as the url crate serializes it); `file:`, `javascript:`,
+///   `data:` and other links are dropped, so `url`, `share_url` and `entry_url` are None and
+///   no infoCode is read from them.
+/// * **Text**: C0 control characters other than tab and newline (NUL, ESC, …) are removed
+///   from every text column; content HTML is sanitized by ammonia.
+pub fn normalize_at(entry: Entry, source: &SourceContext<'_>, now: DateTime<Utc>) -> Option<Article> {
     let content = entry
         .content
         .as_ref()
@@ -100,7 +125,7 @@ pub fn normalize(entry: Entry, source: &SourceContext<'_>) -> Option<Article> {
         _ => entry
             .summary
             .as_deref()
-            .map(|s| html_to_text(&sanitize_html(s)))
+            .map(|s| strip_controls(html_to_text(&sanitize_html(s))))
             .filter(|s| !s.is_empty()),
     };
     let mut title = entry.title.as_deref().map(clean_title).unwrap_or_default();
@@ -116,20 +141,27 @@ pub fn normalize(entry: Entry, source: &SourceContext<'_>) -> Option<Article> {
         return None;
     }
 
-    let link = entry.link.as_deref().map(str::trim).filter(|l| !l.is_empty());
-    let (url, share_url) = match link {
+    let link = entry.link.as_deref().and_then(http_url);
+    let (url, share_url) = match link.as_deref() {
         Some(l) if dedup::is_share_link(source.dedup, l) => (None, Some(l.to_owned())),
         Some(l) => (Some(l.to_owned()), None),
         None => (None, None),
     };
-    let guid = entry.guid.as_deref().map(str::trim).filter(|g| !g.is_empty());
+    let guid = entry
+        .guid
+        .as_deref()
+        .map(|g| strip_controls(g.trim().to_owned()))
+        .filter(|g| !g.is_empty());
+    let guid = guid.as_deref();
     let stated_code = entry
         .info_code
         .as_deref()
         .and_then(|c| dedup::normalize_info_code(source.dedup, c));
-    let info_code =
-        stated_code.or_else(|| dedup::info_code_of(source.dedup, guid, link, share_url.as_deref()));
-    let published_utc = entry.published.map(|p| dates::format_utc(p.utc));
+    let info_code = stated_code
+        .or_else(|| dedup::info_code_of(source.dedup, guid, link.as_deref(), share_url.as_deref()));
+    let published = entry.published.filter(|p| plausible_time(p.utc, now));
+    let updated_at = entry.updated.map(|u| u.utc).filter(|t| plausible_time(*t, now));
+    let published_utc = published.map(|p| dates::format_utc(p.utc));
     let dedup_key = dedup::dedup_key(
         info_code.as_deref(),
         url.as_deref().or(share_url.as_deref()),
@@ -171,28 +203,32 @@ pub fn normalize(entry: Entry, source: &SourceContext<'_>) -> Option<Article> {
         title,
         url,
         share_url,
-        published: entry.published,
-        updated_at: entry.updated.map(|u| u.utc),
+        published,
+        updated_at,
         author: entry
             .author
             .map(|a| collapse_whitespace(&a))
             .filter(|a| !a.is_empty()),
         media,
-        category: source.category.map(str::to_owned),
+        category: source.category.map(|c| strip_controls(c.to_owned())),
         tags,
         summary,
         content,
-        language: entry.language,
+        language: entry
+            .language
+            .as_deref()
+            .map(collapse_whitespace)
+            .filter(|l| !l.is_empty()),
         entry_guid: guid.map(str::to_owned),
-        entry_url: link.map(str::to_owned),
+        entry_url: link,
         replaces_content: false,
     })
 }
 
 /// Sanitizes `html` and derives its text and hash; None when nothing readable is left.
 pub fn content_from_html(html: &str, rank: ContentRank) -> Option<Content> {
-    let html = sanitize_html(html);
-    let text = html_to_text(&html);
+    let html = strip_controls(sanitize_html(html));
+    let text = strip_controls(html_to_text(&html));
     if text.is_empty() {
         return None;
     }
@@ -298,16 +334,69 @@ pub fn clean_title(raw: &str) -> String {
 }
 
 /// Collapses every run of whitespace (including full-width spaces and NBSP) into one
-/// ASCII space and trims the ends.
+/// ASCII space and trims the ends; other C0 control characters (NUL, ESC, …) are removed.
 pub fn collapse_whitespace(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for word in text.split(|c: char| c.is_whitespace()).filter(|w| !w.is_empty()) {
+        let word = strip_controls_str(word);
+        if word.is_empty() {
+            continue;
+        }
         if !out.is_empty() {
             out.push(' ');
         }
-        out.push_str(word);
+        out.push_str(&word);
     }
     out
+}
+
+/// A C0 control character that no stored text may hold: all of U+0000–U+001F except tab
+/// and newline.
+pub fn is_stray_control(c: char) -> bool {
+    c < ' ' && c != '\t' && c != '\n'
+}
+
+/// `text` without [stray control characters](is_stray_control).
+pub fn strip_controls(text: String) -> String {
+    if text.contains(is_stray_control) {
+        text.replace(is_stray_control, "")
+    } else {
+        text
+    }
+}
+
+fn strip_controls_str(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.contains(is_stray_control) {
+        std::borrow::Cow::Owned(text.replace(is_stray_control, ""))
+    } else {
+        std::borrow::Cow::Borrowed(text)
+    }
+}
+
+/// The earliest time an article may carry: 1990-01-01T00:00:00Z. Older "publication"
+/// times are epoch zeros, `0001-01-01` placeholders and broken clocks, not news.
+pub const EARLIEST_TIME: i64 = 631_152_000;
+
+/// How far after `now` a publication or update time may be: 2 days (time zones, clock skew
+/// and an article scheduled for tomorrow morning; not `9999-12-31`).
+pub const MAX_FUTURE: Duration = Duration::days(2);
+
+/// Whether `t` is a time an article may carry: from [`EARLIEST_TIME`] to `now` +
+/// [`MAX_FUTURE`], both included.
+pub fn plausible_time(t: DateTime<Utc>, now: DateTime<Utc>) -> bool {
+    let earliest = Utc.timestamp_opt(EARLIEST_TIME, 0).single();
+    earliest.is_some_and(|e| t >= e)
+        && now
+            .checked_add_signed(MAX_FUTURE)
+            .is_none_or(|latest| t <= latest)
+}
+
+/// `link` as an absolute `http`/`https` URL with a host, as the url crate writes it; None
+/// for anything else (`file:`, `javascript:`, `data:`, relative, unparsable).
+pub fn http_url(link: &str) -> Option<String> {
+    let url = Url::parse(link.trim()).ok()?;
+    (matches!(url.scheme(), "http" | "https") && url.host_str().is_some_and(|h| !h.is_empty()))
+        .then(|| url.to_string())
 }
 
 static MEDIA_LINE: LazyLock<Regex> =
@@ -383,5 +472,142 @@ mod tests {
         );
         assert_eq!(media_from_text("没有来源"), None);
         assert_eq!(normalize_media("【上海证券报】"), "上海证券报");
+    }
+
+    fn context(dedup: &DedupConfig) -> SourceContext<'_> {
+        SourceContext {
+            name: "s",
+            category: None,
+            tags: &[],
+            dedup,
+        }
+    }
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).unwrap()
+    }
+
+    fn at(t: DateTime<Utc>) -> ParsedDate {
+        ParsedDate {
+            utc: t,
+            local: t.fixed_offset(),
+            precision: crate::dates::Precision::OffsetSeconds,
+        }
+    }
+
+    fn titled(title: &str) -> Entry {
+        Entry {
+            title: Some(title.to_owned()),
+            ..Entry::default()
+        }
+    }
+
+    /// Found by `tests/properties.rs` (feed_generated, html_list): `<updated>0001-01-01`,
+    /// a `0` epoch or `9999-12-31` reached `published_at` and `updated_at`.
+    #[test]
+    fn times_outside_1990_to_two_days_ahead_are_dropped() {
+        let dedup = DedupConfig::default();
+        let plain = normalize_at(titled("t"), &context(&dedup), now()).unwrap();
+        let cases = [
+            (Utc.with_ymd_and_hms(1, 1, 1, 0, 0, 0).unwrap(), false),
+            (Utc.timestamp_opt(0, 0).unwrap(), false),
+            (Utc.with_ymd_and_hms(1989, 12, 31, 23, 59, 59).unwrap(), false),
+            (Utc.with_ymd_and_hms(1990, 1, 1, 0, 0, 0).unwrap(), true),
+            (now() + Duration::days(2), true),
+            (now() + Duration::days(2) + Duration::seconds(1), false),
+            (Utc.with_ymd_and_hms(9999, 12, 31, 23, 59, 59).unwrap(), false),
+        ];
+        for (t, kept) in cases {
+            let entry = Entry {
+                published: Some(at(t)),
+                updated: Some(at(t)),
+                ..titled("t")
+            };
+            let a = normalize_at(entry, &context(&dedup), now()).unwrap();
+            assert_eq!(a.published.is_some(), kept, "{t}");
+            assert_eq!(a.updated_at.is_some(), kept, "{t}");
+            if !kept {
+                assert_eq!(
+                    a.dedup_key, plain.dedup_key,
+                    "a dropped time is no part of the hash"
+                );
+            }
+        }
+    }
+
+    /// Found by `tests/properties.rs` (normalize_entries): `<link>file:///etc/passwd</link>`
+    /// or `javascript:` became the article's url.
+    #[test]
+    fn only_http_links_are_kept() {
+        let dedup = DedupConfig::default();
+        for link in [
+            "file:///etc/passwd",
+            "javascript:alert(1)",
+            " JavaScript:alert(1)",
+            "data:text/html,<script>alert(1)</script>",
+            "vbscript:msgbox(1)",
+            "ftp://example.org/x",
+            "mailto:a@example.org",
+            "//example.org/x",
+            "/a/1.html",
+            "http://",
+        ] {
+            let entry = Entry {
+                link: Some(link.to_owned()),
+                ..titled("t")
+            };
+            let a = normalize_at(entry, &context(&dedup), now()).unwrap();
+            assert_eq!(
+                (&a.url, &a.share_url, &a.entry_url),
+                (&None, &None, &None),
+                "{link}"
+            );
+            assert!(a.dedup_key.starts_with("hash:"), "{link}: {}", a.dedup_key);
+        }
+        let entry = Entry {
+            link: Some(" HTTP://Example.org:80/a?b=1 ".to_owned()),
+            ..titled("t")
+        };
+        let a = normalize_at(entry, &context(&dedup), now()).unwrap();
+        assert_eq!(a.url.as_deref(), Some("http://example.org/a?b=1"));
+        assert_eq!(a.entry_url, a.url);
+        assert_eq!(
+            http_url("https://finance.eastmoney.com/a/1.html").as_deref(),
+            Some("https://finance.eastmoney.com/a/1.html")
+        );
+    }
+
+    /// Found by `tests/properties.rs`: a JSON title `"\u0000"` was stored as the title
+    /// (json_list), a category `\u{e}` as a tag (normalize_entries), `&#1;` or a raw U+0001
+    /// in content as content (extract_generated).
+    #[test]
+    fn control_characters_are_removed_from_every_text() {
+        let dedup = DedupConfig::default();
+        assert_eq!(normalize_at(titled("\0"), &context(&dedup), now()), None);
+        let entry = Entry {
+            guid: Some("g\u{1}1".to_owned()),
+            title: Some("标\0题".to_owned()),
+            author: Some("作\u{1b}者".to_owned()),
+            summary: Some("摘\u{7}要".to_owned()),
+            content: Some((
+                "<p>\u{1}\u{2}\u{1b}[31m正文&#1;</p>".to_owned(),
+                ContentRank::Feed,
+            )),
+            categories: vec!["\u{e}".to_owned(), "宏\u{0}观".to_owned()],
+            language: Some("zh\u{0}".to_owned()),
+            ..Entry::default()
+        };
+        let a = normalize_at(entry, &context(&dedup), now()).unwrap();
+        assert_eq!(a.title, "标题");
+        assert_eq!(a.author.as_deref(), Some("作者"));
+        assert_eq!(a.summary.as_deref(), Some("摘要"));
+        let content = a.content.unwrap();
+        assert_eq!(content.html, "<p>[31m正文</p>");
+        assert_eq!(content.text, "[31m正文");
+        assert_eq!(a.tags, vec!["宏观".to_owned()]);
+        assert_eq!(a.language.as_deref(), Some("zh"));
+        assert_eq!(a.entry_guid.as_deref(), Some("g1"));
+        assert_eq!(a.dedup_key, "guid:s:g1");
+        assert_eq!(collapse_whitespace("a\u{0}b \u{1} c\td"), "ab c d");
     }
 }

@@ -376,7 +376,7 @@ pub struct HtmlListConfig {
 pub struct DedupConfig {
     /// Tried in order; capture group 1 is the infoCode or bare id.
     pub info_code: Vec<Regex>,
-    /// Prefix that turns a bare 18-digit id into an infoCode (default `NW`).
+    /// Two capital letters that turn a bare 18-digit id into an infoCode (default `NW`).
     pub bare_id_prefix: String,
 }
 

@@ -185,6 +185,14 @@ fn validation_errors_name_line_and_key() {
     fails("[daemon]\ntimezone = \"Asia/Shangai\"\n", 2, "timezone");
     fails("[dedup]\ninfo_code = ['NW\\d{18}']\n", 2, "info_code");
     fails("[dedup]\ninfo_code = ['(unclosed']\n", 2, "info_code");
+    // An infoCode is [A-Z]{2} + 18 digits; other prefixes made codes nothing matched again.
+    for prefix in ["nw", "N1", "NWX", "N", "", "Ｎ"] {
+        fails(
+            &format!("[dedup]\nbare_id_prefix = {prefix:?}\n"),
+            2,
+            "bare_id_prefix",
+        );
+    }
     fails(
         "[share]\nresolve = [\"https://x.example/{nope}\"]\n",
         2,

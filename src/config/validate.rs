@@ -515,11 +515,14 @@ impl Ctx<'_> {
             }
         }
         if let Some(v) = &r.bare_id_prefix {
-            if v.get_ref().is_empty() || !v.get_ref().chars().all(|c| c.is_ascii_alphanumeric()) {
+            // An infoCode is two capital letters and 18 digits: any other prefix would make
+            // codes that no `info_code` rule or stated code ever matches again.
+            let prefix = v.get_ref();
+            if prefix.len() != 2 || !prefix.bytes().all(|b| b.is_ascii_uppercase()) {
                 return Err(sec.err(
                     v.span(),
                     "bare_id_prefix",
-                    "must be non-empty ASCII letters or digits, such as \"NW\"",
+                    format!("{prefix:?} must be two ASCII capital letters, such as \"NW\""),
                 ));
             }
             d.bare_id_prefix = v.get_ref().clone();

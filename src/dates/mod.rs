@@ -40,7 +40,8 @@
 use std::sync::LazyLock;
 
 use chrono::{
-    DateTime, Duration, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, SecondsFormat, TimeZone, Utc,
+    DateTime, Duration, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, SecondsFormat, TimeZone, Timelike,
+    Utc,
 };
 use chrono_tz::Tz;
 use regex::Regex;
@@ -216,7 +217,13 @@ fn parse_rfc3339(s: &str) -> Option<ParsedDate> {
     if s.len() < 20 {
         return None;
     }
-    let local = DateTime::parse_from_rfc3339(s).ok()?;
+    let mut local = DateTime::parse_from_rfc3339(s).ok()?;
+    // chrono reads `:60` as a leap second (nanoseconds ≥ 10⁹), which `format_utc` writes
+    // back as `:60` — a time the other forms here, and most readers of the database, reject.
+    // It is read as the minute's last second.
+    if local.nanosecond() >= 1_000_000_000 {
+        local = local.with_nanosecond(local.nanosecond() - 1_000_000_000)?;
+    }
     Some(ParsedDate {
         utc: local.with_timezone(&Utc),
         local,

@@ -465,3 +465,23 @@ fn lenient_helper_is_a_fn_pointer() {
     );
     assert_eq!(f("nonsense"), None);
 }
+
+/// Found by `tests/properties.rs` (dates_arbitrary): `0001-01-01T00:00:60Z` parsed as a
+/// chrono leap second, and `format_utc` wrote it back as `…:60Z`, which no form here reads
+/// back as the same instant (and most database readers reject).
+#[test]
+fn a_leap_second_is_the_last_second_of_its_minute() {
+    expect(
+        "2016-12-31T23:59:60Z",
+        "2016-12-31T23:59:59Z",
+        "2016-12-31T23:59:59+00:00",
+        OffsetSeconds,
+    );
+    let p = p("2016-12-31T23:59:60.5+08:00").unwrap();
+    assert_eq!(p.utc.nanosecond(), 500_000_000);
+    assert_eq!(format_utc(p.utc), "2016-12-31T15:59:59Z");
+    assert_eq!(
+        parse(&format_utc(p.utc), Shanghai, now()).map(|r| r.utc),
+        Some(p.utc.with_nanosecond(0).unwrap())
+    );
+}

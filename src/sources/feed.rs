@@ -5,6 +5,7 @@
 //! publisher's offset and the time's precision survive (feed-rs keeps only UTC).
 
 use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use chrono::{DateTime, Utc};
@@ -60,8 +61,11 @@ pub fn parse(
         })
         .base_uri(Some(base_url))
         .build();
-    let feed = parser
-        .parse(text.as_bytes())
+    // quick-xml (under feed-rs) asserts instead of failing on some malformed documents: a
+    // second XML declaration naming another encoding panics in `set_encoding`. A hostile
+    // feed must be a malformed feed, not a crashed poll.
+    let feed = std::panic::catch_unwind(AssertUnwindSafe(|| parser.parse(text.as_bytes())))
+        .map_err(|panic| FeedError::Malformed(format!("the XML parser gave up: {}", panic_message(&*panic))))?
         .map_err(|e| FeedError::Malformed(e.to_string()))?;
     let seen = seen.lock().unwrap_or_else(PoisonError::into_inner);
     let lookup = |utc: Option<DateTime<Utc>>| utc.and_then(|t| seen.get(&t.timestamp()).copied());
@@ -117,6 +121,15 @@ pub fn parse(
     Ok(entries)
 }
 
+/// The text of a caught panic's payload.
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
+    payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("panic")
+}
+
 /// Plain-text content becomes paragraphs, so that every stored `content_html` is HTML.
 fn plain_to_html(text: &str) -> String {
     text.split("\n\n")
@@ -165,6 +178,15 @@ mod tests {
         assert_eq!(entries[1].guid, None);
         let naive = entries[1].published.expect("naive date read in the timezone");
         assert_eq!(dates::format_utc(naive.utc), "2022-04-19T04:22:00Z");
+    }
+
+    /// Found by `tests/properties.rs` (feed_mutated_corpus): quick-xml 0.42 panicked in
+    /// `set_encoding` on a second declaration once the first had been rewritten to UTF-8.
+    #[test]
+    fn a_second_xml_declaration_is_malformed_not_a_panic() {
+        let xml = br#"<?xml version="1.0" encoding="GBK"?><?xml version="1.0" encoding="GBK"?><rss/>"#;
+        let result = parse(xml, None, "http://e/", chrono_tz::UTC, now());
+        assert!(matches!(result, Err(FeedError::Malformed(_))), "{result:?}");
     }
 
     #[test]
