@@ -109,9 +109,11 @@ pub(super) async fn poll_list(
     let read = {
         let source = source.clone();
         let tz = config.source_timezone(&source);
-        let dedup = config.dedup.clone();
+        // The config is shared, not its dedup rules cloned: a cloned Regex starts with empty
+        // match caches, which every poll would then fill again (memory and time).
+        let config = std::sync::Arc::clone(&context.config);
         cpu::run("parsing a list", move || {
-            read_and_normalize(&source, kind, &body, tz, now, &dedup)
+            read_and_normalize(&source, kind, &body, tz, now, &config.dedup)
         })
         .await
     };
