@@ -66,6 +66,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    feedcrawler::cpu::limit_malloc_arenas();
     let cli = Cli::parse();
     let config = match Config::load(&cli.config) {
         Ok(config) => config,
