@@ -324,7 +324,39 @@ async fn work_link(context: &PollContext, job: ShareLinkJob, once: bool) -> Resu
     };
     batch.share_links.push(update);
     let fetches: Vec<(Option<u16>, u64)> = batch.attempts.iter().map(|a| (a.status, a.bytes)).collect();
-    let report = context.store.commit(batch).await?;
+    let kept_attempts = batch.attempts.clone();
+    let report = match context.store.commit(batch).await {
+        Ok(report) => report,
+        // The article could not be stored (its batch rolled back alone): this attempt of
+        // the link failed, and is retried like a failed request.
+        Err(e @ StoreError::Batch { .. }) => {
+            let attempts = job.attempts + 1;
+            let (state, next_attempt_at) = if attempts >= MAX_ATTEMPTS {
+                (ShareState::Failed, None)
+            } else {
+                (
+                    ShareState::Pending,
+                    Some(scheduler::after(Utc::now(), retry_delay(attempts, once))),
+                )
+            };
+            tracing::warn!(url = %job.url, error = %e, "share link's article could not be stored");
+            let mut failed = FetchBatch::empty(job.source_id, now);
+            failed.attempts = kept_attempts;
+            failed.share_links.push(ShareLinkUpdate {
+                url: job.url.clone(),
+                state,
+                attempted: true,
+                error: Some(e.to_string()),
+                next_attempt_at,
+                page_url: None,
+                article_key: None,
+                touch_article: false,
+                rechecked: false,
+            });
+            context.store.commit(failed).await?
+        }
+        Err(e) => return Err(e),
+    };
     if let Some(metrics) = &context.metrics {
         for (status, bytes) in fetches {
             metrics.record_fetch(status, bytes);

@@ -365,7 +365,16 @@ async fn poll(
     };
     let batch_attempts: Vec<(Option<u16>, u64)> =
         batch.attempts.iter().map(|a| (a.status, a.bytes)).collect();
-    let mut commit = context.store.commit(batch).await?;
+    let kept_attempts = batch.attempts.clone();
+    let mut commit = match context.store.commit(batch).await {
+        Ok(commit) => commit,
+        // This poll's rows could not be stored (rolled back alone): the source failed
+        // this time; its validators stay as they were, so the next poll fetches again.
+        Err(e @ StoreError::Batch { .. }) => {
+            return store_failed(context, source, state, kept_attempts, polled_at, base, &e).await;
+        }
+        Err(e) => return Err(e),
+    };
     commit.new_articles += committed.new_articles;
     commit.updated_articles += committed.updated_articles;
     commit.unchanged_articles += committed.unchanged_articles;
@@ -409,6 +418,63 @@ async fn poll(
                 None
             },
             poll_interval,
+        },
+    })
+}
+
+/// Records a poll whose rows the database refused ([`StoreError::Batch`]) as the source's
+/// failure: its requests, the error in `last_error`, the next poll backed off.
+async fn store_failed(
+    context: &PollContext,
+    source: &SourceConfig,
+    state: &SourceState,
+    mut attempts: Vec<Attempt>,
+    polled_at: DateTime<Utc>,
+    base: std::time::Duration,
+    failure: &StoreError,
+) -> Result<PollReport, StoreError> {
+    let error = failure.to_string();
+    // The request whose rows were refused carries the error, as a bad status would.
+    if let Some(last) = attempts.last_mut()
+        && last.error.is_none()
+    {
+        last.error = Some(error.clone());
+    }
+    let consecutive_failures = state.consecutive_failures.saturating_add(1);
+    let delay = scheduler::next_delay(
+        &context.config,
+        base,
+        &PollResult::Failed { consecutive_failures },
+        fastrand::f64(),
+    );
+    let next_poll_at = scheduler::after(polled_at, delay);
+    let mut batch = FetchBatch::empty(Some(state.id), polled_at);
+    batch.attempts = attempts;
+    batch.outcome = Some(SourceOutcome::Failed {
+        status: None,
+        error: error.clone(),
+    });
+    batch.next_poll_at = Some(next_poll_at);
+    batch.poll_interval = state.poll_interval;
+    context.store.commit(batch).await?;
+    if let Some(metrics) = &context.metrics {
+        metrics.record_source_failure(&source.name);
+    }
+    tracing::warn!(error = %error, failures = consecutive_failures, next_poll_at = %next_poll_at, "source failed");
+    Ok(PollReport {
+        source: source.name.clone(),
+        commit: CommitReport::default(),
+        not_modified: false,
+        error: Some(error),
+        state: SourceState {
+            id: state.id,
+            name: state.name.clone(),
+            validators: state.validators.clone(),
+            next_poll_at: Some(next_poll_at),
+            consecutive_failures,
+            url: state.url.clone(),
+            disabled_reason: None,
+            poll_interval: state.poll_interval,
         },
     })
 }

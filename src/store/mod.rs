@@ -33,6 +33,26 @@ pub enum StoreError {
         #[source]
         source: rusqlite::Error,
     },
+    /// One source's batch failed and was rolled back alone (the other batches of its
+    /// transaction were stored): that source's failure, not the database's.
+    #[error("database {path}: storing this poll's rows failed and was rolled back: {source}")]
+    Batch {
+        /// The database file.
+        path: PathBuf,
+        /// SQLite's error.
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// A whole write transaction failed (BEGIN or COMMIT: a full disk, a read-only or
+    /// corrupt file); every batch in it was rolled back.
+    #[error("database {path}: write transaction failed: {source}")]
+    Transaction {
+        /// The database file.
+        path: PathBuf,
+        /// SQLite's error, shared by every batch of the transaction.
+        #[source]
+        source: std::sync::Arc<rusqlite::Error>,
+    },
     /// A migration failed.
     #[error("database {path}: migration failed: {message}")]
     Migration {

@@ -2,7 +2,7 @@
 //! replaced content as a revision), and reading a stored row back as an [`Article`].
 
 use chrono::DateTime;
-use rusqlite::{OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use super::parse_utc;
 use crate::dates::{self, ParsedDate, Precision};
@@ -26,11 +26,7 @@ macro_rules! article_columns {
     };
 }
 
-pub(super) fn upsert_article(
-    tx: &Transaction<'_>,
-    incoming: &Article,
-    now: &str,
-) -> rusqlite::Result<Upsert> {
+pub(super) fn upsert_article(tx: &Connection, incoming: &Article, now: &str) -> rusqlite::Result<Upsert> {
     let found = {
         let mut by_key = tx.prepare_cached(concat!(
             "SELECT ",
@@ -111,7 +107,7 @@ pub(super) fn upsert_article(
     Ok(Upsert::Updated(id))
 }
 
-fn insert_article(tx: &Transaction<'_>, article: &Article, now: &str) -> rusqlite::Result<i64> {
+fn insert_article(tx: &Connection, article: &Article, now: &str) -> rusqlite::Result<i64> {
     let row = ArticleRow::from(article);
     tx.prepare_cached(
         "INSERT INTO articles (dedup_key, info_code, title, url, share_url, published_at, published_local,
@@ -146,7 +142,7 @@ fn insert_article(tx: &Transaction<'_>, article: &Article, now: &str) -> rusqlit
 }
 
 pub(super) fn upsert_sighting(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     article_id: i64,
     source_id: Option<i64>,
     article: &Article,

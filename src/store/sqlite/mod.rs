@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
 
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, OpenFlags, Transaction, params};
+use rusqlite::{Connection, OpenFlags, TransactionBehavior, params};
 use rusqlite_migration::{M, Migrations};
 use tokio::sync::mpsc;
 
@@ -264,30 +264,64 @@ impl Writer {
         Ok(found)
     }
 
+    /// Commits waiting batches in one `BEGIN IMMEDIATE` transaction (the write lock taken
+    /// up front, so a concurrent `add-link` cannot turn it into `SQLITE_BUSY_SNAPSHOT`
+    /// half-way), each batch inside its own SAVEPOINT: a batch that fails is rolled back
+    /// alone and answered with [`StoreError::Batch`], the others are committed. Only a
+    /// failure of the transaction itself (BEGIN, COMMIT: a full disk, a read-only file)
+    /// fails every batch of the group.
     fn commit_group(&mut self, group: Vec<(Box<FetchBatch>, CommitReply)>) {
         let now = dates::format_utc(Utc::now());
+        let path = self.path.clone();
         let result = (|| {
-            let tx = self.conn.transaction()?;
-            let mut reports = Vec::with_capacity(group.len());
+            let mut tx = self
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let mut results = Vec::with_capacity(group.len());
             for (batch, _) in &group {
-                reports.push(commit_batch(&tx, batch, &now)?);
+                let savepoint = tx.savepoint()?;
+                match commit_batch(&savepoint, batch, &now) {
+                    Ok(report) => {
+                        savepoint.commit()?;
+                        results.push(Ok(report));
+                    }
+                    Err(source) => {
+                        // Dropping the savepoint rolls back this batch only.
+                        drop(savepoint);
+                        tracing::warn!(
+                            database = %path.display(),
+                            source_id = batch.source_id,
+                            error = %source,
+                            "a source's batch was rolled back"
+                        );
+                        results.push(Err(StoreError::Batch {
+                            path: path.clone(),
+                            source,
+                        }));
+                    }
+                }
             }
             tx.commit()?;
-            Ok::<_, rusqlite::Error>(reports)
+            Ok::<_, rusqlite::Error>(results)
         })();
         match result {
-            Ok(reports) => {
-                self.unindexed += reports.iter().map(|r| r.new_articles).sum::<usize>();
-                for ((_, reply), report) in group.into_iter().zip(reports) {
-                    let _ = reply.send(Ok(report));
+            Ok(results) => {
+                self.unindexed += results
+                    .iter()
+                    .filter_map(|r| r.as_ref().ok())
+                    .map(|r| r.new_articles)
+                    .sum::<usize>();
+                for ((_, reply), result) in group.into_iter().zip(results) {
+                    let _ = reply.send(result);
                 }
             }
             Err(e) => {
                 tracing::error!(database = %self.path.display(), error = %e, "transaction rolled back");
+                let source = std::sync::Arc::new(e);
                 for (_, reply) in group {
-                    let _ = reply.send(Err(StoreError::Sqlite {
+                    let _ = reply.send(Err(StoreError::Transaction {
                         path: self.path.clone(),
-                        source: clone_error(&e),
+                        source: std::sync::Arc::clone(&source),
                     }));
                 }
             }
@@ -351,12 +385,9 @@ impl Writer {
     }
 }
 
-/// rusqlite errors are not Clone; a grouped transaction reports its failure to every batch.
-fn clone_error(e: &rusqlite::Error) -> rusqlite::Error {
-    rusqlite::Error::ToSqlConversionFailure(e.to_string().into())
-}
-
-fn commit_batch(tx: &Transaction<'_>, batch: &FetchBatch, now: &str) -> rusqlite::Result<CommitReport> {
+/// Writes one batch: its articles with their sightings, its requests, its source's new
+/// state and the share links it queued or worked.
+fn commit_batch(tx: &Connection, batch: &FetchBatch, now: &str) -> rusqlite::Result<CommitReport> {
     let mut report = CommitReport::default();
     for article in &batch.articles {
         match upsert_article(tx, article, now)? {

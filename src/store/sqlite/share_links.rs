@@ -2,7 +2,7 @@
 //! the links due for a fetch or a recheck.
 
 use chrono::{DateTime, Utc};
-use rusqlite::{OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use super::Writer;
 use crate::dates;
@@ -97,11 +97,7 @@ impl Writer {
     }
 }
 
-pub(super) fn queue_share_links(
-    tx: &Transaction<'_>,
-    links: &[NewShareLink],
-    now: &str,
-) -> rusqlite::Result<()> {
+pub(super) fn queue_share_links(tx: &Connection, links: &[NewShareLink], now: &str) -> rusqlite::Result<()> {
     let mut insert = tx.prepare_cached(
         "INSERT INTO share_links (url, info_code, source_id, state, attempts, last_error, added_at)
          VALUES (?1, ?2, ?3, ?4, 0, ?5, ?6) ON CONFLICT(url) DO NOTHING",
@@ -120,7 +116,7 @@ pub(super) fn queue_share_links(
 }
 
 pub(super) fn update_share_link(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     update: &ShareLinkUpdate,
     source_id: Option<i64>,
     now: &str,
