@@ -326,6 +326,77 @@ pub struct SourceConfig {
     pub html: Option<Box<HtmlListConfig>>,
 }
 
+impl SourceConfig {
+    /// The source's settings (all but its name) as one canonical string: JSON with its keys
+    /// in sorted order, durations in whole seconds, URLs and time zones by name.
+    ///
+    /// The crawler keeps what it learned about a source (validators, a URL moved by
+    /// 301/308, a 410's disabling) while this string is unchanged, so it must depend on
+    /// the settings alone: not on `Debug` output, which a compiler or crate upgrade may
+    /// change. A new setting joins it only when it is set away from its default, so that
+    /// adding one does not reset every source.
+    pub fn canonical_settings(&self) -> String {
+        let mut settings = serde_json::Map::new();
+        let mut put = |key: &str, value: serde_json::Value| {
+            settings.insert(key.to_owned(), value);
+        };
+        put("type", self.kind.as_str().into());
+        put("enabled", self.enabled.into());
+        put("full_text", self.full_text.into());
+        put("max_items", self.max_items.into());
+        put("tags", self.tags.clone().into());
+        put(
+            "urls",
+            self.urls.iter().map(Url::as_str).collect::<Vec<_>>().into(),
+        );
+        if let Some(url) = &self.url {
+            put("url", url.as_str().into());
+        }
+        if let Some(interval) = self.interval {
+            put("interval_secs", interval.as_secs().into());
+        }
+        if let Some(category) = &self.category {
+            put("category", category.as_str().into());
+        }
+        if let Some(tz) = self.timezone {
+            put("timezone", tz.name().into());
+        }
+        if let Some(json) = &self.json {
+            let fields = &json.fields;
+            put(
+                "json",
+                serde_json::json!({
+                    "items": json.items,
+                    "detail_url": json.detail_url,
+                    "detail_content": json.detail_content,
+                    "fields": {
+                        "info_code": fields.info_code,
+                        "title": fields.title,
+                        "published": fields.published,
+                        "media": fields.media,
+                        "summary": fields.summary,
+                        "url": fields.url,
+                        "content": fields.content,
+                    },
+                }),
+            );
+        }
+        if let Some(html) = &self.html {
+            put(
+                "html",
+                serde_json::json!({
+                    "item": html.item,
+                    "link": html.link,
+                    "title": html.title,
+                    "published": html.published,
+                }),
+            );
+        }
+        // serde_json's map is ordered by key (no `preserve_order` feature): canonical.
+        serde_json::Value::Object(settings).to_string()
+    }
+}
+
 /// The keys of a `type = "json"` source.
 #[derive(Debug, Clone)]
 pub struct JsonListConfig {

@@ -275,3 +275,43 @@ fn values_parse() {
     let m = fails("[http]\ntimeout = 20\n", 2, "timeout");
     assert!(m.contains("durations are quoted"), "{m}");
 }
+
+/// The settings that key a source's learned state are a fixed string, written out here by
+/// hand: a compiler or crate upgrade cannot change them (the `Debug` output it replaced could).
+#[test]
+fn canonical_settings_are_fixed_text() {
+    let c = parse(
+        r#"
+[[source]]
+name = "columns"
+type = "json"
+url = "https://np-listapi.example.com/comm/web/getNewsByColumns?column=350"
+interval = "5m"
+category = "要闻"
+tags = ["东方财富", "A股"]
+timezone = "Asia/Shanghai"
+items = "/data/list"
+fields = { info_code = "/code", title = "/title", published = "/showTime" }
+
+[[source]]
+name = "zqrb"
+type = "feed"
+url = "https://example.org/zqrb/rss.xml"
+"#,
+    )
+    .unwrap();
+    assert_eq!(
+        c.sources[0].canonical_settings(),
+        concat!(
+            r#"{"category":"要闻","enabled":true,"full_text":false,"interval_secs":300,"#,
+            r#""json":{"detail_content":null,"detail_url":null,"fields":{"content":null,"info_code":"/code","#,
+            r#""media":null,"published":"/showTime","summary":null,"title":"/title","url":null},"items":"/data/list"},"#,
+            r#""max_items":500,"tags":["东方财富","A股"],"timezone":"Asia/Shanghai","type":"json","#,
+            r#""url":"https://np-listapi.example.com/comm/web/getNewsByColumns?column=350","urls":[]}"#
+        )
+    );
+    assert_eq!(
+        c.sources[1].canonical_settings(),
+        r#"{"enabled":true,"full_text":false,"max_items":500,"tags":[],"type":"feed","url":"https://example.org/zqrb/rss.xml","urls":[]}"#
+    );
+}

@@ -143,7 +143,7 @@ pub fn source_specs(config: &Config) -> Vec<SourceSpec> {
             kind: s.kind.as_str().to_owned(),
             url: s.url.as_ref().map(ToString::to_string),
             enabled: s.enabled,
-            config_hash: hex::encode(Sha256::digest(format!("{s:?}").as_bytes())),
+            config_hash: hex::encode(Sha256::digest(s.canonical_settings().as_bytes())),
         })
         .collect()
 }
