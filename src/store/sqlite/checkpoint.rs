@@ -230,4 +230,42 @@ mod tests {
             "rows are in the main file"
         );
     }
+
+    #[test]
+    fn a_wal_grown_behind_a_long_read_shrinks_back() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("notes.db");
+        let conn = super::super::open_connection(&path, OpenFlags::default()).expect("open");
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL; CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL);",
+        )
+        .expect("schema");
+        let mut checkpointer = Checkpointer::start(&path).expect("checkpointer");
+        // A consumer's read transaction pins the WAL while ~80 MB are committed.
+        let reader = super::super::open_connection(&path, OpenFlags::SQLITE_OPEN_READ_ONLY).expect("reader");
+        reader
+            .execute_batch("BEGIN; SELECT count(*) FROM notes;")
+            .expect("read");
+        let body = "沪深两市成交额突破万亿元".repeat(2_000);
+        for _ in 0..1_100 {
+            conn.execute("INSERT INTO notes (body) VALUES (?1)", [&body])
+                .expect("insert");
+        }
+        let grown = wal_size(&path);
+        assert!(
+            grown > super::super::WAL_SIZE_LIMIT as u64,
+            "the WAL grew: {grown} bytes"
+        );
+        reader.execute_batch("COMMIT;").expect("end the read");
+        // The next commits restart the log once the checkpoint has copied it.
+        write(&conn, &mut checkpointer, 50);
+        checkpointer.stop();
+        conn.execute("INSERT INTO notes (body) VALUES ('x')", [])
+            .expect("insert");
+        let size = wal_size(&path);
+        assert!(
+            size <= super::super::WAL_SIZE_LIMIT as u64,
+            "WAL cut back to the limit: {size} bytes (was {grown})"
+        );
+    }
 }
