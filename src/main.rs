@@ -164,6 +164,15 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 }
 
 fn run_daemon(config: &Config, database: &Path) -> anyhow::Result<ExitCode> {
+    // One daemon per database; held until the process ends.
+    let _claim = match store::DaemonLock::acquire(database) {
+        Ok(claim) => claim,
+        Err(e @ store::StoreError::InUse { .. }) => {
+            eprintln!("feedcrawler: {e}");
+            return Ok(ExitCode::from(2));
+        }
+        Err(e) => return Err(e.into()),
+    };
     let runtime = runtime()?;
     let store = Arc::new(Store::open(database)?);
     runtime.block_on(async {

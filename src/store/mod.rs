@@ -83,6 +83,27 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
+    /// Another daemon holds the database ([`DaemonLock`]).
+    #[error(
+        "database {path} is in use by another feedcrawler daemon{}; stop it first, or point \
+         [daemon] database at another file",
+        pid.map(|p| format!(" (pid {p})")).unwrap_or_default()
+    )]
+    InUse {
+        /// The database file.
+        path: PathBuf,
+        /// The holder's PID, as it wrote it into the lock file.
+        pid: Option<u32>,
+    },
+    /// The daemon's lock file could not be opened or written.
+    #[error("cannot lock {path}: {source}")]
+    Lock {
+        /// The lock file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
     /// The writer thread is gone (it failed earlier, or the store was closed).
     #[error("the database writer for {path} has stopped")]
     WriterGone {
@@ -448,4 +469,64 @@ pub fn add_share_links(path: &Path, links: &[(String, Option<String>)]) -> Resul
 /// Applies pending migrations and returns the schema version (for `feedcrawler migrate`).
 pub fn migrate(path: &Path) -> Result<usize, StoreError> {
     sqlite::Writer::open(path).map(|w| w.schema_version())
+}
+
+/// The claim of one daemon on one database, held until it is dropped (or the process ends,
+/// however it ends: the kernel releases the lock).
+///
+/// Two daemons on one database would poll every source twice and race for the share
+/// queue. `once`, `add-link`, `search` and `export` take no claim: they work beside a
+/// running daemon through SQLite's own locking.
+#[derive(Debug)]
+pub struct DaemonLock {
+    _file: std::fs::File,
+}
+
+impl DaemonLock {
+    /// The lock file beside `database`: `<database>.lock`, holding the daemon's PID.
+    pub fn path_for(database: &Path) -> PathBuf {
+        let mut name = database.as_os_str().to_owned();
+        name.push(".lock");
+        PathBuf::from(name)
+    }
+
+    /// Claims `database` for this process, or says which process holds it.
+    pub fn acquire(database: &Path) -> Result<DaemonLock, StoreError> {
+        use std::io::{Read, Seek, Write};
+        let path = Self::path_for(database);
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|source| StoreError::CreateDir {
+                path: database.to_owned(),
+                source,
+            })?;
+        }
+        let io = |source| StoreError::Lock {
+            path: path.clone(),
+            source,
+        };
+        let mut file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(io)?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let mut holder = String::new();
+                let _ = file.read_to_string(&mut holder);
+                return Err(StoreError::InUse {
+                    path: database.to_owned(),
+                    pid: holder.trim().parse().ok(),
+                });
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
+        }
+        file.set_len(0).map_err(io)?;
+        file.rewind().map_err(io)?;
+        writeln!(file, "{}", std::process::id()).map_err(io)?;
+        file.flush().map_err(io)?;
+        Ok(DaemonLock { _file: file })
+    }
 }
