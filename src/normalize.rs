@@ -227,7 +227,7 @@ pub fn normalize_at(entry: Entry, source: &SourceContext<'_>, now: DateTime<Utc>
 
 /// Sanitizes `html` and derives its text and hash; None when nothing readable is left.
 pub fn content_from_html(html: &str, rank: ContentRank) -> Option<Content> {
-    let html = strip_controls(sanitize_html(html));
+    let html = sanitize_html(html);
     let text = strip_controls(html_to_text(&html));
     if text.is_empty() {
         return None;
@@ -252,8 +252,20 @@ static SANITIZER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
 });
 
 /// Removes script, style, event handlers and anything else unsafe; keeps the structure.
+/// The result holds no [stray control character](is_stray_control).
+///
+/// Control characters are removed *before* ammonia reads the HTML: ammonia cannot parse
+/// `java\u{1}script:alert(1)` as a URL, keeps it as a relative link, and removing the
+/// control afterwards would make it `javascript:alert(1)`. One written as a character
+/// reference (`java&#1;script:`) only appears once ammonia has decoded it, so an output
+/// that still holds one is stripped and sanitized again.
 pub fn sanitize_html(html: &str) -> String {
-    SANITIZER.clean(html).to_string()
+    let clean = SANITIZER.clean(&strip_controls_str(html)).to_string();
+    if clean.contains(is_stray_control) {
+        strip_controls(SANITIZER.clean(&strip_controls(clean)).to_string())
+    } else {
+        clean
+    }
 }
 
 /// Plain text of (sanitized) HTML: tags dropped, entities decoded, block elements on lines
@@ -609,5 +621,43 @@ mod tests {
         assert_eq!(a.entry_guid.as_deref(), Some("g1"));
         assert_eq!(a.dedup_key, "guid:s:g1");
         assert_eq!(collapse_whitespace("a\u{0}b \u{1} c\td"), "ab c d");
+    }
+
+    /// Found by `tests/properties.rs` (sanitized_html_is_safe, feed_hostile_fields,
+    /// extract_hostile_pages): ammonia kept `href="java\u{1}script:alert(1)"` as a relative
+    /// link, and stripping the control character afterwards stored `javascript:alert(1)`.
+    #[test]
+    fn controls_inside_a_scheme_cannot_make_a_javascript_url() {
+        for html in [
+            "<a href=\"java\u{1}script:alert(1)\">x</a>",
+            "<a href=\"javascript\u{b}:alert(1)\">x</a>",
+            "<a href=\"\u{0}javascript:alert(1)\">x</a>",
+            "<a href=\"java&#1;script:alert(1)\">x</a>",
+            "<a href=\"java&#x1b;script:alert(1)\">x</a>",
+            "<img src=\"vb\u{2}script:x\"><a href=\"da\u{1f}ta:text/html,x\">x</a>",
+        ] {
+            let clean = sanitize_html(html);
+            assert!(
+                !clean.to_ascii_lowercase().contains("script:"),
+                "{html:?} -> {clean:?}"
+            );
+            assert!(!clean.contains("data:"), "{html:?} -> {clean:?}");
+            assert!(!clean.contains(is_stray_control), "{html:?} -> {clean:?}");
+            assert_eq!(sanitize_html(&clean), clean, "{html:?}");
+        }
+        assert_eq!(
+            sanitize_html("<a href=\"java\u{1}script:alert(1)\">x</a>"),
+            "<a>x</a>"
+        );
+        let content = content_from_html(
+            "<p><a href=\"java&#1;script:alert(1)\">链接</a></p>",
+            ContentRank::Feed,
+        );
+        assert_eq!(content.map(|c| c.html).as_deref(), Some("<p><a>链接</a></p>"));
+        // Ordinary links and text are untouched.
+        assert_eq!(
+            sanitize_html("<p>正\u{1}文 <a href=\"https://example.org/a\">a</a></p>"),
+            "<p>正文 <a href=\"https://example.org/a\">a</a></p>"
+        );
     }
 }
