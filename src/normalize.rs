@@ -424,10 +424,10 @@ pub fn media_from_text(text: &str) -> Option<String> {
         .filter(|m| !m.is_empty())
 }
 
-/// An outlet name as stored: trimmed, full-width brackets and trailing punctuation removed.
+/// An outlet name as stored: trimmed, full-width brackets and trailing punctuation removed,
+/// whitespace collapsed (also where a bracket stood between two spaces).
 pub fn normalize_media(raw: &str) -> String {
-    let trimmed = collapse_whitespace(raw);
-    let no_brackets: String = trimmed
+    let no_brackets: String = raw
         .chars()
         .filter(|c| {
             !matches!(
@@ -436,7 +436,7 @@ pub fn normalize_media(raw: &str) -> String {
             )
         })
         .collect();
-    no_brackets
+    collapse_whitespace(&no_brackets)
         .trim_end_matches(|c: char| {
             c.is_whitespace()
                 || matches!(
@@ -484,6 +484,16 @@ mod tests {
         );
         assert_eq!(media_from_text("没有来源"), None);
         assert_eq!(normalize_media("【上海证券报】"), "上海证券报");
+    }
+
+    /// Found by `tests/properties.rs` (titles_and_text_are_collapsed): a bracket between two
+    /// spaces left a double space (`中国 （ 证券报` → `中国  证券报`), so two spellings of one
+    /// outlet were stored as two outlets.
+    #[test]
+    fn media_names_have_no_double_spaces() {
+        assert_eq!(normalize_media("中国 （ 证券报 ）"), "中国 证券报");
+        assert_eq!(normalize_media("\u{3000}（\t新华社 】。"), "新华社");
+        assert_eq!(normalize_media("A 【 】 B"), "A B");
     }
 
     fn context(dedup: &DedupConfig) -> SourceContext<'_> {
