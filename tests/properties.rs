@@ -1219,8 +1219,10 @@ property!(info_code_guid_and_stated, info_code_guid_and_stated_long, 256, (
     prop_assert_eq!(dedup::info_code_of(config, Some(&format!("{space}{code}{space}")), None, None), Some(code));
 });
 
-/// A URL as `(scheme, host labels, path segments, query pairs)`.
-fn plain_url() -> impl Strategy<Value = (bool, Vec<String>, Vec<String>, Vec<(String, String)>)> {
+/// `(https, host labels, path segments, query pairs)`.
+type UrlParts = (bool, Vec<String>, Vec<String>, Vec<(String, String)>);
+
+fn plain_url() -> impl Strategy<Value = UrlParts> {
     (
         any::<bool>(),
         prop::collection::vec("[a-z][a-z0-9]{0,8}", 1..4),
@@ -1344,12 +1346,12 @@ fn toml_str(s: &str) -> String {
 fn duration_text(secs: u64, style: u8) -> String {
     match style {
         0 => format!("{secs}s"),
-        1 if secs % 60 == 0 => format!("{}m", secs / 60),
+        1 if secs.is_multiple_of(60) => format!("{}m", secs / 60),
         2 => {
             let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
             format!("{h}h {m}m {s}s")
         }
-        3 if secs % 86400 == 0 => format!("{}days", secs / 86400),
+        3 if secs.is_multiple_of(86400) => format!("{}days", secs / 86400),
         _ => format!("{secs} seconds"),
     }
 }
