@@ -35,7 +35,7 @@ use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
 use std::time::Duration;
 
-use chrono::{DateTime, FixedOffset, NaiveDate, SecondsFormat, TimeZone, Timelike, Utc};
+use chrono::{DateTime, FixedOffset, SecondsFormat, TimeZone, Timelike, Utc};
 use chrono_tz::Tz;
 use proptest::prelude::*;
 use proptest::sample::select;
@@ -1671,8 +1671,6 @@ property!(config_bad_durations_are_errors, config_bad_durations_are_errors_long,
     let text = format!("[{table}]\n{name} = {}\n", toml_str(&value));
     let result = Config::parse(&text, Path::new("/tmp/c.toml"));
     prop_assert!(result.is_err(), "{} accepted: {:?}", text, result.map(|c| (c.http.timeout, c.schedule.interval)));
-    // Every accepted duration is at most 10 years.
-    prop_assert!(MAX_DURATION == Duration::from_secs(TEN_YEARS));
 });
 
 /// A size that does not fit `u64` bytes, or is zero.
@@ -1776,6 +1774,6 @@ property!(config_never_panics, config_never_panics_long, 256, (
 fn seeds_are_present() {
     assert!(FEED_SEEDS.len() > 100);
     assert!(FINEWS_BODIES.len() >= 50);
-    let date = NaiveDate::from_ymd_opt(2022, 4, 19).unwrap();
-    assert_eq!(date.to_string(), "2022-04-19");
+    // The bound the duration properties hold the config to.
+    assert_eq!(MAX_DURATION, Duration::from_secs(TEN_YEARS));
 }
