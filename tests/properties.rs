@@ -947,6 +947,36 @@ property!(html_list_hostile, html_list_hostile_long, 96, (
     check_entries(entries, now)?;
 });
 
+property!(html_list_mutated_corpus, html_list_mutated_corpus_long, 48, (
+    seed in any::<prop::sample::Index>(),
+    changes in mutations(),
+    now in now_strategy(),
+) {
+    // A finews article body read as a list page: every paragraph an item, its links the links.
+    let body: &String = seed.get(FINEWS_BODIES.as_slice());
+    let page = mutate(body.as_bytes(), &changes);
+    let html = feedcrawler::charset::decode_html(&page, Some("text/html; charset=utf-8")).text;
+    let cfg = HtmlListConfig {
+        item: "p, li, div, body".to_owned(),
+        link: "a".to_owned(),
+        title: Some("strong, a".to_owned()),
+        published: Some("span, p".to_owned()),
+    };
+    let items = html_list::parse_list(&html, &base_url(), &cfg, TZ, now)
+        .map_err(|e| TestCaseError::fail(e.to_string()))?;
+    let mut entries = Vec::new();
+    for item in items {
+        prop_assert!(matches!(item.link.scheme(), "http" | "https"), "list link {}", item.link);
+        entries.push(Entry {
+            link: Some(item.link.to_string()),
+            title: item.title,
+            published: item.published,
+            ..Entry::default()
+        });
+    }
+    check_entries(entries, now)?;
+});
+
 property!(html_list_any_selectors, html_list_any_selectors_long, 128, (
     html in hostile_html(),
     item in hostile_string(12),
