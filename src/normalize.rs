@@ -134,7 +134,7 @@ pub fn normalize_at(entry: Entry, source: &SourceContext<'_>, now: DateTime<Utc>
         title = content
             .as_ref()
             .and_then(|c| c.text.lines().next())
-            .map(|line| line.chars().take(60).collect())
+            .map(|line| line.chars().take(60).collect::<String>().trim_end().to_owned())
             .unwrap_or_default();
     }
     if title.is_empty() && content.is_none() {
@@ -492,6 +492,21 @@ mod tests {
         );
         assert_eq!(media_from_text("没有来源"), None);
         assert_eq!(normalize_media("【上海证券报】"), "上海证券报");
+    }
+
+    /// Found by `tests/properties.rs` (normalize_hostile_entries_long): an untitled entry
+    /// is named by the first 60 characters of its text, and when the 60th was a space the
+    /// title ended in one.
+    #[test]
+    fn a_title_from_the_text_is_trimmed() {
+        let dedup = DedupConfig::default();
+        let text = format!("<p>{} 续</p>", "字".repeat(59));
+        let entry = Entry {
+            content: Some((text, ContentRank::Feed)),
+            ..Entry::default()
+        };
+        let a = normalize_at(entry, &context(&dedup), now()).unwrap();
+        assert_eq!(a.title, "字".repeat(59));
     }
 
     /// Found by `tests/properties.rs` (sanitize_is_idempotent_long): html5ever drops a
