@@ -228,13 +228,17 @@ pub fn normalize_at(entry: Entry, source: &SourceContext<'_>, now: DateTime<Utc>
 /// Sanitizes `html` and derives its text and hash; None when nothing readable is left.
 pub fn content_from_html(html: &str, rank: ContentRank) -> Option<Content> {
     let html = sanitize_html(html);
-    let text = strip_controls(html_to_text(&html));
+    // Stored trimmed; a U+FEFF that trimming brings to the front goes too (see sanitize_html).
+    let html = html
+        .trim_start_matches(|c: char| c.is_whitespace() || c == '\u{feff}')
+        .trim_end();
+    let text = strip_controls(html_to_text(html));
     if text.is_empty() {
         return None;
     }
     let hash = hex::encode(Sha256::digest(text.as_bytes()));
     Some(Content {
-        html: html.trim().to_owned(),
+        html: html.to_owned(),
         text,
         hash,
         rank,
@@ -271,7 +275,7 @@ pub fn sanitize_html(html: &str) -> String {
         clean
     };
     match clean.strip_prefix('\u{feff}') {
-        Some(rest) => rest.to_owned(),
+        Some(rest) => rest.trim_start_matches('\u{feff}').to_owned(),
         None => clean,
     }
 }
@@ -519,6 +523,12 @@ mod tests {
         assert_eq!(once, "");
         assert_eq!(sanitize_html(&once), once);
         assert_eq!(sanitize_html("<p>a\u{feff}b</p>"), "<p>a\u{feff}b</p>");
+        assert_eq!(sanitize_html("<iframe></iframe>\u{feff}\u{feff}"), "");
+        // Found by the long run: content is stored trimmed, which brought the mark to the front.
+        assert_eq!(content_from_html(" \u{feff}", ContentRank::Feed), None);
+        let content = content_from_html(" \u{feff}<p>正文</p>", ContentRank::Feed).unwrap();
+        assert_eq!(content.html, "<p>正文</p>");
+        assert_eq!(content_from_html(&content.html, ContentRank::Feed), Some(content));
     }
 
     /// Found by `tests/properties.rs` (titles_and_text_are_collapsed): a bracket between two
