@@ -587,7 +587,7 @@ fn dangerous_url(value: &str) -> bool {
         .to_ascii_lowercase();
     let stripped: String = value
         .chars()
-        .filter(|c| *c > ' ')
+        .filter(|c| *c >= ' ')
         .collect::<String>()
         .to_ascii_lowercase();
     [browser, stripped].iter().any(|v| {
