@@ -239,6 +239,27 @@ mod tests {
             Some("NW202204192348095567")
         );
         assert!(is_info_code("AN202204192348095567"));
+    }
+
+    /// Found by `tests/properties.rs` (info_codes_planted_are_found): the default share-link
+    /// pattern read the first 18 of 19 digits, so `?infoCode=NW` + 19 digits named an
+    /// article it is not.
+    #[test]
+    fn a_query_code_with_more_digits_is_no_info_code() {
+        let c = config();
+        let share = "http://finews.zning.xyz/html_News/NewsShare.html?infoCode=";
+        assert_eq!(info_code_in(&c, &format!("{share}NW2022041923480955671")), None);
+        assert_eq!(
+            info_code_in(&c, &format!("{share}NW2022041923480955671&x=1")),
+            None
+        );
+        for tail in ["", "&x=1", "#top", " ", "/"] {
+            assert_eq!(
+                info_code_in(&c, &format!("{share}NW202204192348095567{tail}")).map(|m| m.info_code),
+                Some("NW202204192348095567".to_owned()),
+                "{tail:?}"
+            );
+        }
         assert!(!is_info_code("NW20220419234809556"));
         assert!(!is_info_code("Nw202204192348095567"));
     }

@@ -134,7 +134,7 @@ pub fn normalize_at(entry: Entry, source: &SourceContext<'_>, now: DateTime<Utc>
         title = content
             .as_ref()
             .and_then(|c| c.text.lines().next())
-            .map(|line| line.chars().take(60).collect())
+            .map(|line| line.chars().take(60).collect::<String>().trim_end().to_owned())
             .unwrap_or_default();
     }
     if title.is_empty() && content.is_none() {
@@ -227,14 +227,18 @@ pub fn normalize_at(entry: Entry, source: &SourceContext<'_>, now: DateTime<Utc>
 
 /// Sanitizes `html` and derives its text and hash; None when nothing readable is left.
 pub fn content_from_html(html: &str, rank: ContentRank) -> Option<Content> {
-    let html = strip_controls(sanitize_html(html));
-    let text = strip_controls(html_to_text(&html));
+    let html = sanitize_html(html);
+    // Stored trimmed; a U+FEFF that trimming brings to the front goes too (see sanitize_html).
+    let html = html
+        .trim_start_matches(|c: char| c.is_whitespace() || c == '\u{feff}')
+        .trim_end();
+    let text = strip_controls(html_to_text(html));
     if text.is_empty() {
         return None;
     }
     let hash = hex::encode(Sha256::digest(text.as_bytes()));
     Some(Content {
-        html: html.trim().to_owned(),
+        html: html.to_owned(),
         text,
         hash,
         rank,
@@ -252,8 +256,28 @@ static SANITIZER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
 });
 
 /// Removes script, style, event handlers and anything else unsafe; keeps the structure.
+/// The result holds no [stray control character](is_stray_control).
+///
+/// Control characters are removed *before* ammonia reads the HTML: ammonia cannot parse
+/// `java\u{1}script:alert(1)` as a URL, keeps it as a relative link, and removing the
+/// control afterwards would make it `javascript:alert(1)`. One written as a character
+/// reference (`java&#1;script:`) only appears once ammonia has decoded it, so an output
+/// that still holds one is stripped and sanitized again.
+///
+/// A leading U+FEFF is removed from the result: html5ever drops one at the start of its
+/// input, so a result starting with it (`<iframe></iframe>\u{feff}`) would not be its own
+/// sanitized form.
 pub fn sanitize_html(html: &str) -> String {
-    SANITIZER.clean(html).to_string()
+    let clean = SANITIZER.clean(&strip_controls_str(html)).to_string();
+    let clean = if clean.contains(is_stray_control) {
+        strip_controls(SANITIZER.clean(&strip_controls(clean)).to_string())
+    } else {
+        clean
+    };
+    match clean.strip_prefix('\u{feff}') {
+        Some(rest) => rest.trim_start_matches('\u{feff}').to_owned(),
+        None => clean,
+    }
 }
 
 /// Plain text of (sanitized) HTML: tags dropped, entities decoded, block elements on lines
@@ -412,10 +436,10 @@ pub fn media_from_text(text: &str) -> Option<String> {
         .filter(|m| !m.is_empty())
 }
 
-/// An outlet name as stored: trimmed, full-width brackets and trailing punctuation removed.
+/// An outlet name as stored: trimmed, full-width brackets and trailing punctuation removed,
+/// whitespace collapsed (also where a bracket stood between two spaces).
 pub fn normalize_media(raw: &str) -> String {
-    let trimmed = collapse_whitespace(raw);
-    let no_brackets: String = trimmed
+    let no_brackets: String = raw
         .chars()
         .filter(|c| {
             !matches!(
@@ -424,7 +448,7 @@ pub fn normalize_media(raw: &str) -> String {
             )
         })
         .collect();
-    no_brackets
+    collapse_whitespace(&no_brackets)
         .trim_end_matches(|c: char| {
             c.is_whitespace()
                 || matches!(
@@ -472,6 +496,49 @@ mod tests {
         );
         assert_eq!(media_from_text("没有来源"), None);
         assert_eq!(normalize_media("【上海证券报】"), "上海证券报");
+    }
+
+    /// Found by `tests/properties.rs` (normalize_hostile_entries_long): an untitled entry
+    /// is named by the first 60 characters of its text, and when the 60th was a space the
+    /// title ended in one.
+    #[test]
+    fn a_title_from_the_text_is_trimmed() {
+        let dedup = DedupConfig::default();
+        let text = format!("<p>{} 续</p>", "字".repeat(59));
+        let entry = Entry {
+            content: Some((text, ContentRank::Feed)),
+            ..Entry::default()
+        };
+        let a = normalize_at(entry, &context(&dedup), now()).unwrap();
+        assert_eq!(a.title, "字".repeat(59));
+    }
+
+    /// Found by `tests/properties.rs` (sanitize_is_idempotent_long): html5ever drops a
+    /// U+FEFF at the start of its input, so sanitizing `<iframe></iframe>\u{feff}` gave
+    /// `\u{feff}` and sanitizing that gave `""`.
+    #[test]
+    fn sanitizing_is_idempotent_around_a_byte_order_mark() {
+        let html = "<ifr\0ame src=\"javascript:alert(1)\"></iframe>\u{feff}";
+        let once = sanitize_html(html);
+        assert_eq!(once, "");
+        assert_eq!(sanitize_html(&once), once);
+        assert_eq!(sanitize_html("<p>a\u{feff}b</p>"), "<p>a\u{feff}b</p>");
+        assert_eq!(sanitize_html("<iframe></iframe>\u{feff}\u{feff}"), "");
+        // Found by the long run: content is stored trimmed, which brought the mark to the front.
+        assert_eq!(content_from_html(" \u{feff}", ContentRank::Feed), None);
+        let content = content_from_html(" \u{feff}<p>正文</p>", ContentRank::Feed).unwrap();
+        assert_eq!(content.html, "<p>正文</p>");
+        assert_eq!(content_from_html(&content.html, ContentRank::Feed), Some(content));
+    }
+
+    /// Found by `tests/properties.rs` (titles_and_text_are_collapsed): a bracket between two
+    /// spaces left a double space (`中国 （ 证券报` → `中国  证券报`), so two spellings of one
+    /// outlet were stored as two outlets.
+    #[test]
+    fn media_names_have_no_double_spaces() {
+        assert_eq!(normalize_media("中国 （ 证券报 ）"), "中国 证券报");
+        assert_eq!(normalize_media("\u{3000}（\t新华社 】。"), "新华社");
+        assert_eq!(normalize_media("A 【 】 B"), "A B");
     }
 
     fn context(dedup: &DedupConfig) -> SourceContext<'_> {
@@ -609,5 +676,43 @@ mod tests {
         assert_eq!(a.entry_guid.as_deref(), Some("g1"));
         assert_eq!(a.dedup_key, "guid:s:g1");
         assert_eq!(collapse_whitespace("a\u{0}b \u{1} c\td"), "ab c d");
+    }
+
+    /// Found by `tests/properties.rs` (sanitized_html_is_safe, feed_hostile_fields,
+    /// extract_hostile_pages): ammonia kept `href="java\u{1}script:alert(1)"` as a relative
+    /// link, and stripping the control character afterwards stored `javascript:alert(1)`.
+    #[test]
+    fn controls_inside_a_scheme_cannot_make_a_javascript_url() {
+        for html in [
+            "<a href=\"java\u{1}script:alert(1)\">x</a>",
+            "<a href=\"javascript\u{b}:alert(1)\">x</a>",
+            "<a href=\"\u{0}javascript:alert(1)\">x</a>",
+            "<a href=\"java&#1;script:alert(1)\">x</a>",
+            "<a href=\"java&#x1b;script:alert(1)\">x</a>",
+            "<img src=\"vb\u{2}script:x\"><a href=\"da\u{1f}ta:text/html,x\">x</a>",
+        ] {
+            let clean = sanitize_html(html);
+            assert!(
+                !clean.to_ascii_lowercase().contains("script:"),
+                "{html:?} -> {clean:?}"
+            );
+            assert!(!clean.contains("data:"), "{html:?} -> {clean:?}");
+            assert!(!clean.contains(is_stray_control), "{html:?} -> {clean:?}");
+            assert_eq!(sanitize_html(&clean), clean, "{html:?}");
+        }
+        assert_eq!(
+            sanitize_html("<a href=\"java\u{1}script:alert(1)\">x</a>"),
+            "<a>x</a>"
+        );
+        let content = content_from_html(
+            "<p><a href=\"java&#1;script:alert(1)\">链接</a></p>",
+            ContentRank::Feed,
+        );
+        assert_eq!(content.map(|c| c.html).as_deref(), Some("<p><a>链接</a></p>"));
+        // Ordinary links and text are untouched.
+        assert_eq!(
+            sanitize_html("<p>正\u{1}文 <a href=\"https://example.org/a\">a</a></p>"),
+            "<p>正文 <a href=\"https://example.org/a\">a</a></p>"
+        );
     }
 }

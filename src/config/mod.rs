@@ -35,7 +35,8 @@ use validate::{Ctx, normalize_path};
 /// The default `[dedup] info_code` patterns; capture group 1 is the infoCode (`NW…`) or the
 /// bare 18-digit East Money id.
 pub const DEFAULT_INFO_CODE_PATTERNS: &[&str] = &[
-    r"[?&][iI]nfo[cC]ode=([A-Z]{2}\d{18})",
+    // Not followed by another digit: `infoCode=NW` + 19 digits is no infoCode.
+    r"[?&][iI]nfo[cC]ode=([A-Z]{2}\d{18})(?:\D|$)",
     r"^\s*([A-Z]{2}\d{18})\s*$",
     r"finance\.eastmoney\.com/a/(\d{18})\.html",
     r"/news/[0-9a-z]+,(\d{18})\.html",

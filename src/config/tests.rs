@@ -314,4 +314,30 @@ url = "https://example.org/zqrb/rss.xml"
         c.sources[1].canonical_settings(),
         r#"{"enabled":true,"full_text":false,"max_items":500,"tags":[],"type":"feed","url":"https://example.org/zqrb/rss.xml","urls":[]}"#
     );
+
+/// Found by `tests/properties.rs` (config_bad_sizes_are_errors): bytesize saturates, so
+/// `max_body = "16 EiB"` (2^64 bytes) or a 21-digit size was accepted as 2^64 − 1.
+#[test]
+fn sizes_beyond_u64_are_errors() {
+    for size in [
+        "16 EiB",
+        "16EiB",
+        "20 EiB",
+        "18447 PB",
+        "100000000000000000000",
+        "99999999999999999999.5 B",
+        "16.5 EiB",
+    ] {
+        fails(&format!("[http]\nmax_body = \"{size}\"\n"), 2, "max_body");
+    }
+    let read = |size: &str| {
+        parse(&format!("[http]\nmax_body = \"{size}\"\n"))
+            .unwrap()
+            .http
+            .max_body
+    };
+    assert_eq!(read("15 EiB"), 15 << 60);
+    assert_eq!(read("18446744073709551615"), u64::MAX);
+    assert_eq!(read("1.5 KiB"), 1536);
+    assert_eq!(read("8MiB"), 8 << 20);
 }

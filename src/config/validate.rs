@@ -176,11 +176,7 @@ impl Ctx<'_> {
         if let Some(v) = &r.max_body {
             let bytes = match v.get_ref() {
                 RawSize::Bytes(n) => Ok(*n),
-                RawSize::Text(s) => s
-                    .trim()
-                    .parse::<bytesize::ByteSize>()
-                    .map(|b| b.as_u64())
-                    .map_err(|e| format!("invalid size {s:?}: {e}")),
+                RawSize::Text(s) => parse_size(s),
             };
             h.max_body = match bytes {
                 Ok(0) => Err("must be more than 0 bytes".to_string()),
@@ -569,6 +565,41 @@ impl Ctx<'_> {
         j.category_map = r.category_map.clone().unwrap_or_default();
         Ok(ExportConfig { jekyll: j })
     }
+}
+
+/// A size such as `"8MiB"`, `"512 KiB"`, `"1.5GB"` or `"1000"`, in bytes. bytesize saturates
+/// at `u64::MAX`, so a size beyond it (`"16 EiB"`, 21 digits) is checked here and refused
+/// rather than read as 16 EiB − 1.
+pub(super) fn parse_size(text: &str) -> Result<u64, String> {
+    let s = text.trim();
+    let bytes = s
+        .parse::<bytesize::ByteSize>()
+        .map(|b| b.as_u64())
+        .map_err(|e| format!("invalid size {text:?}: {e}"))?;
+    let number_len = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
+    let (number, unit) = s.split_at(number_len);
+    let unit = unit.trim();
+    let factor = if unit.is_empty() {
+        1
+    } else {
+        format!("1{unit}")
+            .parse::<bytesize::ByteSize>()
+            .map_err(|e| format!("invalid size {text:?}: {e}"))?
+            .as_u64()
+    };
+    let fits = match number.parse::<u64>() {
+        Ok(n) => n.checked_mul(factor).is_some(),
+        // A fraction, or an integer of more than 20 digits: 2^64 is exactly representable.
+        Err(_) => number
+            .parse::<f64>()
+            .is_ok_and(|n| n * (factor as f64) < 18_446_744_073_709_551_616.0),
+    };
+    if !fits {
+        return Err(format!("invalid size {text:?}: more than {} bytes", u64::MAX));
+    }
+    Ok(bytes)
 }
 
 /// A duration as humantime writes it, e.g. `15m`.
