@@ -25,6 +25,8 @@ mod selectors;
 mod tests;
 #[cfg(test)]
 mod tests_corpus;
+#[cfg(test)]
+mod tests_hostile;
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
