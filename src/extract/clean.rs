@@ -10,11 +10,12 @@
 
 use std::collections::HashSet;
 
-use ego_tree::{NodeId, NodeRef};
+use ego_tree::NodeRef;
 use scraper::{ElementRef, Html, Node};
 use url::Url;
 
-use super::signals::{NodeMap, bottom_up};
+use super::signals::{IdMap, NodeMap, bottom_up};
+use crate::normalize::is_stray_control;
 
 /// Most links kept from one body: discovery queues at most `[share] max_discovered` of
 /// them anyway, and a page of 100,000 share links must not cost 100,000 URL parses.
@@ -26,6 +27,10 @@ pub(super) struct Cleaned {
     pub html: String,
     /// Absolute `http(s)` hrefs of its links, in order, unique, at most [`MAX_LINKS`].
     pub links: Vec<String>,
+    /// Characters of its text that are neither whitespace nor stray control characters:
+    /// the visible text `normalize::html_to_text(sanitize_html(html))` gives, counted on
+    /// the tree already parsed here instead of parsing the HTML once more.
+    pub visible_chars: usize,
 }
 
 /// What a wrapper's subtree holds, for [`holds_only_quote_images`].
@@ -79,7 +84,7 @@ pub(super) fn clean_body(body: &str, base: &Url) -> Cleaned {
                 }
                 doomed.push(node.id());
             }
-            Node::Element(_) | Node::Text(_) if in_stock_img && in_range.contains(&node.id()) => {
+            Node::Element(_) | Node::Text(_) if in_stock_img && in_range.contains_key(&node.id()) => {
                 doomed.push(node.id());
             }
             Node::Element(_) => {
@@ -98,6 +103,11 @@ pub(super) fn clean_body(body: &str, base: &Url) -> Cleaned {
         }
     }
     let root = frag.root_element();
+    let visible_chars = root
+        .text()
+        .flat_map(|t| t.chars())
+        .filter(|&c| !c.is_whitespace() && !is_stray_control(c))
+        .count();
     let mut links: Vec<String> = Vec::new();
     let mut seen: HashSet<String> = HashSet::new();
     for a in root.descendent_elements().filter(|e| e.value().name() == "a") {
@@ -116,19 +126,20 @@ pub(super) fn clean_body(body: &str, base: &Url) -> Cleaned {
     Cleaned {
         html: root.inner_html().trim().to_owned(),
         links,
+        visible_chars,
     }
 }
 
 /// Inside an `EM_StockImg` comment range, only the range's own siblings are collected
 /// (their descendants go with them): the nodes whose nearest previous sibling comment
 /// naming a range boundary is the start comment. One pass over each node's children.
-fn stock_image_range_members(root: NodeRef<'_, Node>) -> HashSet<NodeId> {
-    let mut members = HashSet::new();
+fn stock_image_range_members(root: NodeRef<'_, Node>) -> IdMap<()> {
+    let mut members = IdMap::default();
     for parent in root.descendants() {
         let mut after_start = false;
         for child in parent.children() {
             if after_start {
-                members.insert(child.id());
+                members.insert(child.id(), ());
             }
             if let Node::Comment(c) = child.value() {
                 if c.contains("EM_StockImg_End") {

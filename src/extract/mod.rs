@@ -36,7 +36,7 @@ use url::Url;
 use crate::config::ArticleSelectors;
 use crate::dates::ParsedDate;
 use crate::html_bounds::{self, TooBig};
-use crate::normalize::{clean_title, collapse_whitespace, html_to_text, sanitize_html};
+use crate::normalize::{clean_title, collapse_whitespace};
 use crate::sources::{ContentRank, Entry, MediaRank};
 
 pub use clean::MAX_LINKS;
@@ -164,8 +164,7 @@ fn finish(page: &Page<'_>, found: Found, extractor: &'static str) -> Option<Extr
         return None;
     }
     let cleaned = clean::clean_body(body, page.url);
-    let text = html_to_text(&sanitize_html(&cleaned.html));
-    if text.chars().filter(|c| !c.is_whitespace()).count() < MIN_BODY_CHARS {
+    if cleaned.visible_chars < MIN_BODY_CHARS {
         tracing::trace!(extractor, url = %page.url, "body too short");
         return None;
     }

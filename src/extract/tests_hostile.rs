@@ -114,3 +114,56 @@ fn nested() {
         .unwrap_or(100_000);
     let _ = timed(&format!("{depth} nested divs"), &nested_page(depth));
 }
+
+#[test]
+#[ignore = "prints timings"]
+fn stages() {
+    use super::page::Page;
+    let html = match std::env::var("STAGE_PAGE").as_deref() {
+        Ok("siblings") => sibling_page(),
+        _ => links_page(),
+    };
+    let url = Url::parse("http://127.0.0.1/a/1.html").expect("literal");
+    let t = Instant::now();
+    let _ = crate::html_bounds::check(&html);
+    eprintln!("check {:?}", t.elapsed());
+    let t = Instant::now();
+    let page = Page::new(&html, &url, TZ, now());
+    eprintln!("parse {:?}", t.elapsed());
+    let t = Instant::now();
+    let _ = page.signals();
+    eprintln!("signals {:?}", t.elapsed());
+    for (name, f) in [
+        ("eastmoney", super::eastmoney::extract as super::Extractor),
+        ("jsonld", super::jsonld::extract),
+        ("og", super::opengraph::extract),
+    ] {
+        let t = Instant::now();
+        let _ = f(&page);
+        eprintln!("{name} {:?}", t.elapsed());
+    }
+    let t = Instant::now();
+    let body = super::readability::main_body(&page).expect("body");
+    eprintln!("main_body {:?}", t.elapsed());
+    let t = Instant::now();
+    let _ = page.byline_date();
+    eprintln!("byline_date {:?}", t.elapsed());
+    let t = Instant::now();
+    let _ = page.byline_media();
+    eprintln!("byline_media {:?}", t.elapsed());
+    let t = Instant::now();
+    let cleaned = super::clean::clean_body(&body, &url);
+    eprintln!("clean {:?}", t.elapsed());
+    let t = Instant::now();
+    let s = crate::normalize::sanitize_html(&cleaned.html);
+    eprintln!("sanitize {:?}", t.elapsed());
+    let t = Instant::now();
+    let _ = crate::normalize::html_to_text(&s);
+    eprintln!("to_text {:?}", t.elapsed());
+    let t = Instant::now();
+    let _ = page.best_published(None);
+    eprintln!("best_published {:?}", t.elapsed());
+    let t = Instant::now();
+    drop(page);
+    eprintln!("drop {:?}", t.elapsed());
+}
