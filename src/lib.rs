@@ -17,6 +17,7 @@ pub mod dates;
 pub mod dedup;
 pub mod extract;
 pub mod fetch;
+pub mod html_bounds;
 pub mod merge;
 pub mod metrics;
 pub mod normalize;

@@ -21,6 +21,7 @@ use url::Url;
 use crate::config::DedupConfig;
 use crate::dates::{self, ParsedDate};
 use crate::dedup;
+use crate::html_bounds;
 pub use crate::sources::MediaRank;
 use crate::sources::{ContentRank, Entry};
 
@@ -267,8 +268,23 @@ static SANITIZER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
 /// A leading U+FEFF is removed from the result: html5ever drops one at the start of its
 /// input, so a result starting with it (`<iframe></iframe>\u{feff}`) would not be its own
 /// sanitized form.
+///
+/// HTML nesting deeper than [`html_bounds::MAX_DEPTH`] or with more than
+/// [`html_bounds::MAX_ELEMENTS`] elements is not given to ammonia, whose parser (html5ever)
+/// takes time quadratic in the depth (seconds at 16,000 levels, minutes at 100,000): it is
+/// reduced to its text instead, by a linear tag-stripping ([`text_as_paragraphs`]): one
+/// `<p>` of escaped text per line, comments and the contents of scripts, styles,
+/// `<noscript>` and `<template>` dropped. The article keeps its words and loses a structure
+/// that no real article has; an empty or script-only body still ends as no content.
 pub fn sanitize_html(html: &str) -> String {
-    let clean = SANITIZER.clean(&strip_controls_str(html)).to_string();
+    let html = strip_controls_str(html);
+    let clean = match html_bounds::check(&html) {
+        Ok(_) => SANITIZER.clean(&html).to_string(),
+        Err(reason) => {
+            tracing::debug!(%reason, bytes = html.len(), "HTML not parsed: kept as text");
+            return strip_controls(text_as_paragraphs(&html));
+        }
+    };
     let clean = if clean.contains(is_stray_control) {
         strip_controls(SANITIZER.clean(&strip_controls(clean)).to_string())
     } else {
@@ -278,6 +294,67 @@ pub fn sanitize_html(html: &str) -> String {
         Some(rest) => rest.trim_start_matches('\u{feff}').to_owned(),
         None => clean,
     }
+}
+
+/// The text of `html` without parsing it: comments and unseen elements' contents dropped,
+/// tags stripped and entities decoded ([`html_to_text`]), each line an escaped `<p>`.
+/// Linear in the input; used for HTML too deep to parse.
+pub fn text_as_paragraphs(html: &str) -> String {
+    let text = html_to_text(&drop_unseen(html));
+    let mut out = String::with_capacity(text.len() + text.len() / 8);
+    for line in text.lines() {
+        out.push_str("<p>");
+        out.push_str(&html_escape::encode_text(line));
+        out.push_str("</p>");
+    }
+    out
+}
+
+/// Elements whose contents are no visible text.
+const UNSEEN: &[&str] = &["script", "style", "noscript", "template"];
+
+/// `html` without comments and without [`UNSEEN`] elements (start tag, contents, end tag),
+/// found case-insensitively; an unterminated one runs to the end. One forward pass: every
+/// search starts where the previous one ended.
+fn drop_unseen(html: &str) -> String {
+    // ASCII lowercasing keeps every byte offset, so positions found in `lower` cut `html`.
+    let lower = html.to_ascii_lowercase();
+    let mut out = String::with_capacity(html.len());
+    let mut i = 0;
+    while let Some(p) = lower[i..].find('<') {
+        let at = i + p;
+        let rest = &lower[at + 1..];
+        let end = if rest.starts_with("!--") {
+            Some(lower[at + 4..].find("-->").map_or(html.len(), |e| at + 4 + e + 3))
+        } else {
+            UNSEEN
+                .iter()
+                .find(|name| {
+                    rest.starts_with(**name)
+                        && rest[name.len()..]
+                            .starts_with(|c: char| c.is_ascii_whitespace() || c == '>' || c == '/')
+                })
+                .map(|name| {
+                    let close = format!("</{name}");
+                    lower[at + 1..].find(&close).map_or(html.len(), |e| {
+                        let e = at + 1 + e;
+                        lower[e..].find('>').map_or(html.len(), |g| e + g + 1)
+                    })
+                })
+        };
+        match end {
+            Some(end) => {
+                out.push_str(&html[i..at]);
+                i = end;
+            }
+            None => {
+                out.push_str(&html[i..=at]);
+                i = at + 1;
+            }
+        }
+    }
+    out.push_str(&html[i..]);
+    out
 }
 
 /// Plain text of (sanitized) HTML: tags dropped, entities decoded, block elements on lines
@@ -482,6 +559,60 @@ mod tests {
             r#"<p>正文</p><p class="em_media">（文章来源：证券日报网）</p>"#
         );
         assert_eq!(html_to_text(&clean), "正文\n（文章来源：证券日报网）");
+    }
+
+    /// `depth` nested `<div>`s, a line each, a script and a last line inside the deepest.
+    fn nested_content(depth: usize) -> String {
+        let mut html = String::new();
+        for i in 0..depth {
+            html.push_str(&format!("<div class=\"n\">第{i}层"));
+        }
+        html.push_str("<script>alert(1)</script><!-- <b> -->正文&amp;结束。");
+        html.push_str(&"</div>".repeat(depth));
+        html
+    }
+
+    /// 16,000 nested `<div>`s (html5ever's parse is quadratic in depth): the content is
+    /// reduced to its text, one paragraph a line, without being parsed.
+    #[test]
+    fn too_deep_content_is_reduced_to_its_text() {
+        let started = std::time::Instant::now();
+        let content = content_from_html(&nested_content(16_000), ContentRank::Full).unwrap();
+        eprintln!(
+            "16,000 nested divs through content_from_html: {:?}",
+            started.elapsed()
+        );
+        let lines: Vec<&str> = content.text.lines().collect();
+        // The last line has no block tag before it: it stays on the deepest `<div>`'s line.
+        assert_eq!(lines.len(), 16_000);
+        assert_eq!(lines[0], "第0层");
+        assert_eq!(lines[1], "第1层");
+        assert_eq!(lines[15_999], "第15999层正文&结束。");
+        assert!(content.html.starts_with("<p>第0层</p><p>第1层</p>"));
+        assert!(content.html.ends_with("<p>第15999层正文&amp;结束。</p>"));
+        assert!(!content.html.contains("alert") && !content.html.contains("div"));
+        assert_eq!(content.rank, ContentRank::Full);
+        // Within the limits, nothing changes: ammonia keeps the structure.
+        let shallow = content_from_html(&nested_content(3), ContentRank::Full).unwrap();
+        assert_eq!(
+            shallow.html,
+            "<div>第0层<div>第1层<div>第2层正文&amp;结束。</div></div></div>"
+        );
+        assert_eq!(shallow.text, "第0层\n第1层\n第2层正文&结束。");
+    }
+
+    #[test]
+    fn unparsed_text_drops_comments_scripts_and_styles() {
+        assert_eq!(
+            text_as_paragraphs(
+                "<DIV>a &lt;b&gt;<!-- <p>c --><SCRIPT type=x>if (a<b) {}</script ><style>p{}</style>\
+                 <scripts>d</scripts><p>e<noscript>f"
+            ),
+            // `<scripts>` is no script (its text stays) and no block (no new line).
+            "<p>a &lt;b&gt;d</p><p>e</p>"
+        );
+        assert_eq!(text_as_paragraphs("<p>x<!-- never closed <p>y"), "<p>x</p>");
+        assert_eq!(text_as_paragraphs(""), "");
     }
 
     #[test]

@@ -314,6 +314,7 @@ url = "https://example.org/zqrb/rss.xml"
         c.sources[1].canonical_settings(),
         r#"{"enabled":true,"full_text":false,"max_items":500,"tags":[],"type":"feed","url":"https://example.org/zqrb/rss.xml","urls":[]}"#
     );
+}
 
 /// Found by `tests/properties.rs` (config_bad_sizes_are_errors): bytesize saturates, so
 /// `max_body = "16 EiB"` (2^64 bytes) or a 21-digit size was accepted as 2^64 − 1.

@@ -15,7 +15,7 @@
 use scraper::ElementRef;
 
 use super::Found;
-use super::page::{Page, css, has_text, source_of, text_of};
+use super::page::{Page, css, source_of, text_of};
 
 /// Body containers, most specific first.
 const BODIES: &[&str] = &[
@@ -53,7 +53,7 @@ pub(super) fn extract(page: &Page<'_>) -> Option<Found> {
         body: Some(body.inner_html()),
         summary: body
             .select(&css("div.b-review"))
-            .find(|e| has_text(*e))
+            .find(|e| page.signals().has_text(*e))
             .map(text_of),
         ..Found::default()
     };

@@ -21,10 +21,13 @@ mod opengraph;
 mod page;
 mod readability;
 mod selectors;
+mod signals;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod tests_corpus;
+#[cfg(test)]
+mod tests_hostile;
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
@@ -32,9 +35,11 @@ use url::Url;
 
 use crate::config::ArticleSelectors;
 use crate::dates::ParsedDate;
-use crate::normalize::{clean_title, collapse_whitespace, html_to_text, sanitize_html};
+use crate::html_bounds::{self, TooBig};
+use crate::normalize::{clean_title, collapse_whitespace};
 use crate::sources::{ContentRank, Entry, MediaRank};
 
+pub use clean::MAX_LINKS;
 use page::Page;
 
 /// What an extractor read from an article page.
@@ -47,7 +52,8 @@ pub struct Extracted {
     /// Which extractor matched: `host-selectors`, `eastmoney`, `json-ld`, `open-graph` or
     /// `readability`.
     pub extractor: &'static str,
-    /// Absolute `http(s)` hrefs inside the extracted body, in order, without duplicates.
+    /// Absolute `http(s)` hrefs inside the extracted body, in order, without duplicates, at
+    /// most [`MAX_LINKS`].
     pub links: Vec<String>,
 }
 
@@ -61,6 +67,16 @@ pub enum ExtractError {
         url: String,
         /// The extractors tried, comma-separated.
         tried: String,
+    },
+    /// The page was not parsed at all: it nests too deep or has too many elements
+    /// ([`crate::html_bounds`]), and html5ever's cost grows with the square of its depth.
+    /// Reported like [`ExtractError::NoArticle`] (no extractor was tried: `none`).
+    #[error("no article found in {url} (tried none: {reason})")]
+    Refused {
+        /// The page URL.
+        url: String,
+        /// The limit the page crossed.
+        reason: TooBig,
     },
 }
 
@@ -88,6 +104,10 @@ type Extractor = fn(&Page<'_>) -> Option<Found>;
 /// Runs the chain on a decoded HTML page; the first extractor that finds a title AND
 /// non-trivial body text wins (a JS shell with only scripts/empty containers yields
 /// [`ExtractError::NoArticle`]). Naive times are read in `tz`, relative ones against `now`.
+///
+/// A page deeper than [`html_bounds::MAX_DEPTH`] or with more than
+/// [`html_bounds::MAX_ELEMENTS`] elements is [`ExtractError::Refused`] before it is parsed.
+/// Everything after the parse is O(n) in the page's size.
 pub fn extract(
     html: &str,
     page_url: &Url,
@@ -95,6 +115,13 @@ pub fn extract(
     tz: Tz,
     now: DateTime<Utc>,
 ) -> Result<Extracted, ExtractError> {
+    if let Err(reason) = html_bounds::check(html) {
+        tracing::debug!(url = %page_url, %reason, "page refused before parsing");
+        return Err(ExtractError::Refused {
+            url: page_url.to_string(),
+            reason,
+        });
+    }
     let page = Page::new(html, page_url, tz, now);
     let mut tried: Vec<&'static str> = Vec::new();
     if let Some(sel) = selectors {
@@ -129,9 +156,15 @@ fn finish(page: &Page<'_>, found: Found, extractor: &'static str) -> Option<Extr
         .as_deref()
         .map(clean_title)
         .filter(|t| !t.is_empty())?;
-    let cleaned = clean::clean_body(found.body.as_deref()?, page.url);
-    let text = html_to_text(&sanitize_html(&cleaned.html));
-    if text.chars().filter(|c| !c.is_whitespace()).count() < MIN_BODY_CHARS {
+    let body = found.body.as_deref()?;
+    // A body can come from outside the checked page (JSON-LD `articleBody`, an attribute
+    // named by a host selector): it is parsed again, so it is checked again.
+    if let Err(reason) = html_bounds::check(body) {
+        tracing::debug!(extractor, url = %page.url, %reason, "body refused before parsing");
+        return None;
+    }
+    let cleaned = clean::clean_body(body, page.url);
+    if cleaned.visible_chars < MIN_BODY_CHARS {
         tracing::trace!(extractor, url = %page.url, "body too short");
         return None;
     }

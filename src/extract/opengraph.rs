@@ -3,7 +3,7 @@
 //! most text, or the main-text heuristic's block.
 
 use super::Found;
-use super::page::{Page, css, text_of};
+use super::page::{Page, css};
 use super::readability;
 
 pub(super) fn extract(page: &Page<'_>) -> Option<Found> {
@@ -22,7 +22,7 @@ pub(super) fn extract(page: &Page<'_>) -> Option<Found> {
         .or_else(|| {
             page.doc
                 .select(&css("article"))
-                .max_by_key(|a| text_of(*a).chars().count())
+                .max_by_key(|a| page.signals().text_len(*a))
         })
         .map(|e| e.inner_html())
         .or_else(|| readability::main_body(page));

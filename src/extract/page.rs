@@ -1,6 +1,7 @@
 //! The parsed page every extractor reads, with the page-level facts they share: metas,
 //! canonical URL, date candidates, byline (`来源：`, dates near the title), titles.
 
+use std::cell::OnceCell;
 use std::sync::LazyLock;
 
 use chrono::{DateTime, Utc};
@@ -9,6 +10,7 @@ use regex::Regex;
 use scraper::{ElementRef, Html, Node, Selector};
 use url::Url;
 
+use super::signals::Signals;
 use crate::dates::{self, ParsedDate, Precision};
 use crate::normalize::collapse_whitespace;
 
@@ -18,6 +20,9 @@ pub(super) struct Page<'a> {
     pub url: &'a Url,
     pub tz: Tz,
     pub now: DateTime<Utc>,
+    /// Per-node text measures, made on first use (most pages stop at an extractor that
+    /// needs none).
+    signals: OnceCell<Signals>,
 }
 
 /// A selector written in this module's source.
@@ -28,11 +33,6 @@ pub(super) fn css(selector: &str) -> Selector {
 /// The element's text, whitespace collapsed.
 pub(super) fn text_of(el: ElementRef<'_>) -> String {
     collapse_whitespace(&el.text().collect::<String>())
-}
-
-/// Whether `text` has any visible character.
-pub(super) fn has_text(el: ElementRef<'_>) -> bool {
-    el.text().any(|t| t.chars().any(|c| !c.is_whitespace()))
 }
 
 static SOURCE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"来\s*源\s*[：:]").expect("literal"));
@@ -70,12 +70,19 @@ impl<'a> Page<'a> {
             url,
             tz,
             now,
+            signals: OnceCell::new(),
         }
+    }
+
+    /// The text measures of every node of the page (computed once, in O(n)).
+    pub fn signals(&self) -> &Signals {
+        self.signals.get_or_init(|| Signals::of(self.doc.tree.root()))
     }
 
     /// The first element matching `selector` (a literal) that has text.
     pub fn first_with_text(&self, selector: &str) -> Option<ElementRef<'_>> {
-        self.doc.select(&css(selector)).find(|e| has_text(*e))
+        let signals = self.signals();
+        self.doc.select(&css(selector)).find(|e| signals.has_text(*e))
     }
 
     /// `content` of the first `<meta property|name|itemprop=key>` among `keys` (names
@@ -211,7 +218,8 @@ impl<'a> Page<'a> {
     /// The text of the page's `<h1>` when exactly one has text.
     pub fn single_h1(&self) -> Option<String> {
         let h1 = css("h1");
-        let mut h1s = self.doc.select(&h1).filter(|e| has_text(*e));
+        let signals = self.signals();
+        let mut h1s = self.doc.select(&h1).filter(|e| signals.has_text(*e));
         let first = h1s.next()?;
         h1s.next().is_none().then(|| text_of(first))
     }
@@ -219,6 +227,9 @@ impl<'a> Page<'a> {
     /// The outlet of the first short `来源：X` text on the page, outside `（文章来源：X）`
     /// lines, scripts and long paragraphs.
     pub fn byline_media(&self) -> Option<String> {
+        let signals = self.signals();
+        // A parent already read gives the same line again: each is read once.
+        let mut last_parent = None;
         self.doc.tree.nodes().find_map(|node| {
             let Node::Text(text) = node.value() else {
                 return None;
@@ -227,8 +238,11 @@ impl<'a> Page<'a> {
                 return None;
             }
             let parent = ElementRef::wrap(node.parent()?)?;
-            if matches!(parent.value().name(), "script" | "style" | "title")
-                || super::readability::excluded(parent)
+            if last_parent.replace(parent.id()) == Some(parent.id())
+                || matches!(parent.value().name(), "script" | "style" | "title")
+                || signals.excluded(parent)
+                // Known long before its text is collected.
+                || signals.text_len(parent) > 100
             {
                 return None;
             }
@@ -253,7 +267,8 @@ impl<'a> Page<'a> {
                     .iter()
                     .flatten()
                     .any(|n| HINTS.iter().any(|h| n.to_ascii_lowercase().contains(h)));
-            if !hinted {
+            // A long block is no byline, and its length is known without collecting it.
+            if !hinted || self.signals().text_len(el) > 80 {
                 return None;
             }
             let line = text_of(el);

@@ -10,10 +10,11 @@
 
 use std::collections::HashMap;
 
-use scraper::{ElementRef, Node};
+use scraper::ElementRef;
 
 use super::Found;
-use super::page::{Page, has_text, text_of};
+use super::page::{Page, text_of};
+use super::signals::Measure;
 
 /// Characters of paragraph text a block needs to count as the article.
 const MIN_SCORE: f64 = 40.0;
@@ -47,12 +48,13 @@ const POSITIVE_NAMES: &[&str] = &[
 
 pub(super) fn extract(page: &Page<'_>) -> Option<Found> {
     let body = main_body(page)?;
+    let signals = page.signals();
     let title = page
         .single_h1()
         .or_else(|| {
             page.doc
                 .select(&super::page::css("h1"))
-                .find(|h| has_text(*h) && !excluded(*h))
+                .find(|h| signals.has_text(*h) && !signals.excluded(*h))
                 .map(text_of)
         })
         .or_else(|| page.doc_title());
@@ -70,8 +72,10 @@ pub(super) fn main_body(page: &Page<'_>) -> Option<String> {
     main_block(page).map(|e| e.inner_html())
 }
 
-/// The block with the most paragraph text.
+/// The block with the most paragraph text. Scores come from the page's [`Signals`](super::signals::Signals)
+/// (measured once for the whole page), so this is one pass over the elements.
 fn main_block<'p>(page: &'p Page<'_>) -> Option<ElementRef<'p>> {
+    let signals = page.signals();
     let mut scores = HashMap::new();
     let mut order: Vec<ElementRef<'p>> = Vec::new();
     let mut add = |el: ElementRef<'p>, score: f64| {
@@ -83,12 +87,13 @@ fn main_block<'p>(page: &'p Page<'_>) -> Option<ElementRef<'p>> {
     };
     for el in page.doc.root_element().descendent_elements() {
         let name = el.value().name();
+        let measure = signals.of_node(el.id());
         let score = match name {
-            "p" | "pre" | "blockquote" => paragraph_score(el),
-            "div" | "td" | "section" | "article" => direct_text_score(el),
+            "p" | "pre" | "blockquote" => paragraph_score(measure),
+            "div" | "td" | "section" | "article" => measure.direct_chars as f64,
             _ => continue,
         };
-        if score < 2.0 || excluded(el) {
+        if score < 2.0 || measure.excluded {
             continue;
         }
         if matches!(name, "div" | "td" | "section" | "article") {
@@ -105,7 +110,7 @@ fn main_block<'p>(page: &'p Page<'_>) -> Option<ElementRef<'p>> {
     }
     order
         .into_iter()
-        .map(|el| (el, scores[&el.id()] * weight(el)))
+        .map(|el| (el, scores.get(&el.id()).copied().unwrap_or_default() * weight(el)))
         .filter(|(_, s)| *s >= MIN_SCORE)
         .fold(None, |best: Option<(ElementRef<'p>, f64)>, (el, s)| match best {
             Some((_, b)) if b >= s => best,
@@ -114,32 +119,13 @@ fn main_block<'p>(page: &'p Page<'_>) -> Option<ElementRef<'p>> {
         .map(|(el, _)| el)
 }
 
-fn visible_chars(text: &str) -> usize {
-    text.chars().filter(|c| !c.is_whitespace()).count()
-}
-
 /// Visible characters of a paragraph minus its link text; link lists score nothing.
-fn paragraph_score(p: ElementRef<'_>) -> f64 {
-    let all = visible_chars(&p.text().collect::<String>());
-    let linked: usize = p
-        .descendent_elements()
-        .filter(|e| e.value().name() == "a")
-        .map(|a| visible_chars(&a.text().collect::<String>()))
-        .sum();
+fn paragraph_score(p: Measure) -> f64 {
+    let (all, linked) = (p.chars, p.link_chars);
     if linked * 2 > all {
         return 0.0;
     }
     (all - linked) as f64
-}
-
-/// Visible characters of the text nodes directly inside a block.
-fn direct_text_score(el: ElementRef<'_>) -> f64 {
-    el.children()
-        .filter_map(|n| match n.value() {
-            Node::Text(t) => Some(visible_chars(t)),
-            _ => None,
-        })
-        .sum::<usize>() as f64
 }
 
 fn names_of(el: ElementRef<'_>) -> String {
@@ -148,19 +134,17 @@ fn names_of(el: ElementRef<'_>) -> String {
     format!("{class} {id}").to_ascii_lowercase()
 }
 
-/// Whether `el` or an ancestor is navigation, a header, footer, aside, form or the like
-/// (by tag, or by a class/id saying so unless it also says content/article/main…).
-pub(super) fn excluded(el: ElementRef<'_>) -> bool {
-    std::iter::once(*el)
-        .chain(el.ancestors())
-        .filter_map(ElementRef::wrap)
-        .take_while(|e| !matches!(e.value().name(), "body" | "html"))
-        .any(|e| {
-            let names = names_of(e);
-            EXCLUDED_TAGS.contains(&e.value().name())
-                || (EXCLUDED_NAMES.iter().any(|n| names.contains(n))
-                    && !["article", "content", "main"].iter().any(|n| names.contains(n)))
-        })
+/// Whether `el` itself is navigation, a header, footer, aside, form or the like (by tag,
+/// or by a class/id saying so unless it also says content/article/main…). An element is
+/// excluded from the main text when it or an ancestor below `<body>` is; the page's
+/// [`Signals`](super::signals::Signals) carry that down the tree in one pass.
+pub(super) fn excluded_itself(el: ElementRef<'_>) -> bool {
+    if EXCLUDED_TAGS.contains(&el.value().name()) {
+        return true;
+    }
+    let names = names_of(el);
+    EXCLUDED_NAMES.iter().any(|n| names.contains(n))
+        && !["article", "content", "main"].iter().any(|n| names.contains(n))
 }
 
 fn weight(el: ElementRef<'_>) -> f64 {

@@ -18,6 +18,7 @@ use url::Url;
 
 use crate::config::HtmlListConfig;
 use crate::dates::{self, ParsedDate};
+use crate::html_bounds::{self, TooBig};
 
 /// A list-page configuration that cannot be applied.
 #[derive(Debug, thiserror::Error)]
@@ -30,6 +31,10 @@ pub enum HtmlListError {
         /// What is wrong with it.
         message: String,
     },
+    /// The page nests too deep or has too many elements to be parsed
+    /// ([`crate::html_bounds`]): html5ever's time grows with the square of the depth.
+    #[error("list page not parsed: {0}")]
+    TooBig(#[from] TooBig),
 }
 
 /// One item of a list page.
@@ -57,6 +62,9 @@ pub struct ListItem {
 /// `<a>`. Dates are read by [`dates::parse`] in `tz` (relative ones against `now`), after
 /// stripping brackets (`[2022-04-19]`, `（04-19 12:22）`) or, failing that, from the first
 /// date-like part of the text (`发布时间：2022-04-19 12:22`).
+///
+/// A page deeper than [`html_bounds::MAX_DEPTH`] or with more than
+/// [`html_bounds::MAX_ELEMENTS`] elements is [`HtmlListError::TooBig`], without being parsed.
 pub fn parse_list(
     html: &str,
     base_url: &Url,
@@ -69,6 +77,7 @@ pub fn parse_list(
     let title_sel = cfg.title.as_deref().map(Field::compile).transpose()?;
     let date_sel = cfg.published.as_deref().map(Field::compile).transpose()?;
 
+    html_bounds::check(html)?;
     let doc = Html::parse_document(html);
     let mut seen = HashSet::new();
     let mut items = Vec::new();
@@ -134,6 +143,7 @@ impl Field {
                 selector: spec.to_owned(),
                 message,
             },
+            other => other,
         })?;
         Ok(Field { css: Some(css), attr })
     }
@@ -411,9 +421,26 @@ mod tests {
             let err = parse_list(ZQRB, &base(), &c, chrono_tz::Asia::Shanghai, now())
                 .err()
                 .unwrap_or_else(|| panic!("accepted {bad:?}"));
-            let HtmlListError::BadSelector { selector, .. } = &err;
+            let HtmlListError::BadSelector { selector, .. } = &err else {
+                panic!("not a selector error: {err}");
+            };
             assert_eq!(selector, bad);
             assert!(err.to_string().contains(&format!("{bad:?}")), "{err}");
         }
+    }
+
+    #[test]
+    fn too_deep_pages_are_not_parsed() {
+        let page = format!("<ul>{}<li><a href=/a/1.html>t</a></li></ul>", "<div>".repeat(600));
+        let c = cfg("li", "a@href", None, None);
+        let err = parse_list(&page, &base(), &c, chrono_tz::Asia::Shanghai, now()).err();
+        assert!(
+            matches!(err, Some(HtmlListError::TooBig(TooBig::TooDeep(512)))),
+            "{err:?}"
+        );
+        assert_eq!(
+            err.map(|e| e.to_string()).as_deref(),
+            Some("list page not parsed: nesting deeper than 512")
+        );
     }
 }
