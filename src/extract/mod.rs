@@ -17,6 +17,7 @@
 mod clean;
 mod eastmoney;
 mod jsonld;
+mod ld;
 mod opengraph;
 mod page;
 mod readability;

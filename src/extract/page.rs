@@ -23,6 +23,9 @@ pub(super) struct Page<'a> {
     /// Per-node text measures, made on first use (most pages stop at an extractor that
     /// needs none).
     signals: OnceCell<Signals>,
+    /// The JSON-LD article objects, read on first use (by the `jsonld` extractor and the
+    /// page's date signals: once for both).
+    linked_data: OnceCell<Vec<serde_json::Value>>,
 }
 
 /// A selector written in this module's source.
@@ -71,12 +74,18 @@ impl<'a> Page<'a> {
             tz,
             now,
             signals: OnceCell::new(),
+            linked_data: OnceCell::new(),
         }
     }
 
     /// The text measures of every node of the page (computed once, in O(n)).
     pub fn signals(&self) -> &Signals {
         self.signals.get_or_init(|| Signals::of(self.doc.tree.root()))
+    }
+
+    /// The page's JSON-LD article objects, in order ([`super::ld::articles`], read once).
+    pub fn linked_data(&self) -> &[serde_json::Value] {
+        self.linked_data.get_or_init(|| super::ld::articles(&self.doc))
     }
 
     /// The first element matching `selector` (a literal) that has text.
@@ -153,7 +162,11 @@ impl<'a> Page<'a> {
             "dc.date",
         ];
         out.extend(self.meta(&metas).and_then(|d| self.parse_date(&d)));
-        out.extend(super::jsonld::page_published(self));
+        out.extend(
+            self.linked_data()
+                .iter()
+                .find_map(|a| super::ld::string(a, "datePublished").and_then(|d| self.parse_date(&d))),
+        );
         let stamped = self
             .doc
             .select(&css("[itemprop=datePublished], time[datetime]"))

@@ -14,34 +14,11 @@ use scraper::ElementRef;
 
 use super::Found;
 use super::page::{Page, text_of};
-use super::signals::Measure;
+use super::signals::{Measure, names_of};
 
 /// Characters of paragraph text a block needs to count as the article.
 const MIN_SCORE: f64 = 40.0;
 
-const EXCLUDED_TAGS: &[&str] = &[
-    "nav", "footer", "aside", "header", "form", "script", "style", "noscript", "menu", "select", "button",
-    "template", "head", "title",
-];
-const EXCLUDED_NAMES: &[&str] = &[
-    "nav",
-    "menu",
-    "footer",
-    "sidebar",
-    "side-bar",
-    "side_bar",
-    "comment",
-    "share",
-    "related",
-    "recommend",
-    "breadcrumb",
-    "copyright",
-    "login",
-    "banner",
-    "widget",
-    "advert",
-    "toolbar",
-];
 const POSITIVE_NAMES: &[&str] = &[
     "content", "article", "body", "text", "post", "entry", "main", "detail", "news",
 ];
@@ -126,25 +103,6 @@ fn paragraph_score(p: Measure) -> f64 {
         return 0.0;
     }
     (all - linked) as f64
-}
-
-fn names_of(el: ElementRef<'_>) -> String {
-    let class = el.attr("class").unwrap_or_default();
-    let id = el.attr("id").unwrap_or_default();
-    format!("{class} {id}").to_ascii_lowercase()
-}
-
-/// Whether `el` itself is navigation, a header, footer, aside, form or the like (by tag,
-/// or by a class/id saying so unless it also says content/article/main…). An element is
-/// excluded from the main text when it or an ancestor below `<body>` is; the page's
-/// [`Signals`](super::signals::Signals) carry that down the tree in one pass.
-pub(super) fn excluded_itself(el: ElementRef<'_>) -> bool {
-    if EXCLUDED_TAGS.contains(&el.value().name()) {
-        return true;
-    }
-    let names = names_of(el);
-    EXCLUDED_NAMES.iter().any(|n| names.contains(n))
-        && !["article", "content", "main"].iter().any(|n| names.contains(n))
 }
 
 fn weight(el: ElementRef<'_>) -> f64 {

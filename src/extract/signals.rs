@@ -166,7 +166,7 @@ pub(super) struct Measure {
     /// Its text collapsed (see [`Collapsed`]).
     pub text: Collapsed,
     /// Whether it or an ancestor below `<body>` is navigation, a form, a sidebar… (see
-    /// `readability::excluded_itself`).
+    /// [`excluded_itself`]).
     pub excluded: bool,
 }
 
@@ -218,7 +218,7 @@ impl Signals {
                 .parent()
                 .and_then(|p| map.get(p.id()))
                 .is_some_and(|m| m.excluded);
-            let excluded = inherited || super::readability::excluded_itself(el);
+            let excluded = inherited || excluded_itself(el);
             if let Some(&i) = map.index.get(&node.id()) {
                 map.values[i].excluded = excluded;
             }
@@ -245,6 +245,52 @@ impl Signals {
     pub fn excluded(&self, el: ElementRef<'_>) -> bool {
         self.of_node(el.id()).excluded
     }
+}
+
+/// Tags that are never the article's text.
+const EXCLUDED_TAGS: &[&str] = &[
+    "nav", "footer", "aside", "header", "form", "script", "style", "noscript", "menu", "select", "button",
+    "template", "head", "title",
+];
+/// Class or id words that mark navigation and other surroundings of the article.
+const EXCLUDED_NAMES: &[&str] = &[
+    "nav",
+    "menu",
+    "footer",
+    "sidebar",
+    "side-bar",
+    "side_bar",
+    "comment",
+    "share",
+    "related",
+    "recommend",
+    "breadcrumb",
+    "copyright",
+    "login",
+    "banner",
+    "widget",
+    "advert",
+    "toolbar",
+];
+
+/// The element's `class` and `id`, lowercased, for matching names.
+pub(super) fn names_of(el: ElementRef<'_>) -> String {
+    let class = el.attr("class").unwrap_or_default();
+    let id = el.attr("id").unwrap_or_default();
+    format!("{class} {id}").to_ascii_lowercase()
+}
+
+/// Whether `el` itself is navigation, a header, footer, aside, form or the like (by tag,
+/// or by a class/id saying so unless it also says content/article/main…). An element is
+/// excluded from the main text when it or an ancestor below `<body>` is; the page's
+/// [`Signals`] carry that down the tree in one pass.
+pub(super) fn excluded_itself(el: ElementRef<'_>) -> bool {
+    if EXCLUDED_TAGS.contains(&el.value().name()) {
+        return true;
+    }
+    let names = names_of(el);
+    EXCLUDED_NAMES.iter().any(|n| names.contains(n))
+        && !["article", "content", "main"].iter().any(|n| names.contains(n))
 }
 
 #[cfg(test)]
