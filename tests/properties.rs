@@ -934,9 +934,18 @@ property!(html_list_hostile, html_list_hostile_long, 96, (
     let html = feedcrawler::charset::decode_html(&body, None).text;
     let items = html_list::parse_list(&html, &base_url(), &html_list_config(), TZ, now)
         .map_err(|e| TestCaseError::fail(e.to_string()))?;
+    check_list_items(items, now)?;
+});
+
+/// HTML list items: only http(s) links, and as entries they normalize like any other.
+fn check_list_items(items: Vec<html_list::ListItem>, now: DateTime<Utc>) -> Result<(), TestCaseError> {
     let mut entries = Vec::new();
     for item in items {
-        prop_assert!(matches!(item.link.scheme(), "http" | "https"), "list link {}", item.link);
+        prop_assert!(
+            matches!(item.link.scheme(), "http" | "https"),
+            "list link {}",
+            item.link
+        );
         entries.push(Entry {
             link: Some(item.link.to_string()),
             title: item.title,
@@ -944,8 +953,8 @@ property!(html_list_hostile, html_list_hostile_long, 96, (
             ..Entry::default()
         });
     }
-    check_entries(entries, now)?;
-});
+    check_entries(entries, now)
+}
 
 property!(html_list_mutated_corpus, html_list_mutated_corpus_long, 48, (
     seed in any::<prop::sample::Index>(),
@@ -964,17 +973,7 @@ property!(html_list_mutated_corpus, html_list_mutated_corpus_long, 48, (
     };
     let items = html_list::parse_list(&html, &base_url(), &cfg, TZ, now)
         .map_err(|e| TestCaseError::fail(e.to_string()))?;
-    let mut entries = Vec::new();
-    for item in items {
-        prop_assert!(matches!(item.link.scheme(), "http" | "https"), "list link {}", item.link);
-        entries.push(Entry {
-            link: Some(item.link.to_string()),
-            title: item.title,
-            published: item.published,
-            ..Entry::default()
-        });
-    }
-    check_entries(entries, now)?;
+    check_list_items(items, now)?;
 });
 
 property!(html_list_any_selectors, html_list_any_selectors_long, 128, (

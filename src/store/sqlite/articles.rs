@@ -26,35 +26,125 @@ macro_rules! article_columns {
     };
 }
 
+/// A stored row as the merge works on it: id, revision, the article.
+type StoredRow = (i64, i64, Article);
+
+fn by_key(tx: &Connection, key: &str) -> rusqlite::Result<Option<StoredRow>> {
+    tx.prepare_cached(concat!(
+        "SELECT ",
+        article_columns!(),
+        " FROM articles WHERE dedup_key = ?1"
+    ))?
+    .query_row([key], read_article)
+    .optional()
+}
+
+fn by_id(tx: &Connection, id: i64) -> rusqlite::Result<Option<StoredRow>> {
+    tx.prepare_cached(concat!(
+        "SELECT ",
+        article_columns!(),
+        " FROM articles WHERE id = ?1"
+    ))?
+    .query_row([id], read_article)
+    .optional()
+}
+
+/// The row of another article (not `except`) holding `code`, if any.
+fn by_code(tx: &Connection, code: &str, except: Option<i64>) -> rusqlite::Result<Option<StoredRow>> {
+    tx.prepare_cached(concat!(
+        "SELECT ",
+        article_columns!(),
+        " FROM articles WHERE info_code = ?1 AND id IS NOT ?2"
+    ))?
+    .query_row(params![code, except], read_article)
+    .optional()
+}
+
+/// The stored row an incoming copy belongs to: its key, a key it was merged under
+/// ([`join_rows`]), or its infoCode (one row per infoCode, whatever key reached it first).
+fn find_article(tx: &Connection, incoming: &Article) -> rusqlite::Result<Option<StoredRow>> {
+    if let Some(found) = by_key(tx, &incoming.dedup_key)? {
+        return Ok(Some(found));
+    }
+    let alias: Option<i64> = tx
+        .prepare_cached("SELECT article_id FROM article_aliases WHERE dedup_key = ?1")?
+        .query_row([&incoming.dedup_key], |r| r.get(0))
+        .optional()?;
+    if let Some(id) = alias
+        && let Some(found) = by_id(tx, id)?
+    {
+        return Ok(Some(found));
+    }
+    match &incoming.info_code {
+        Some(code) => by_code(tx, code, None),
+        None => Ok(None),
+    }
+}
+
+/// Remembers that copies keyed `key` belong to article `id` (a key no live row holds).
+fn add_alias(tx: &Connection, key: &str, id: i64) -> rusqlite::Result<()> {
+    tx.prepare_cached("INSERT OR REPLACE INTO article_aliases (dedup_key, article_id) VALUES (?1, ?2)")?
+        .execute(params![key, id])?;
+    Ok(())
+}
+
+/// Keeps `content` as revision `number` of article `id`.
+fn keep_revision(
+    tx: &Connection,
+    id: i64,
+    number: i64,
+    content: &Content,
+    now: &str,
+) -> rusqlite::Result<()> {
+    tx.prepare_cached(
+        "INSERT OR REPLACE INTO article_revisions (article_id, revision, content_html, content_text, content_hash, replaced_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![id, number, content.html, content.text, content.hash, now])?;
+    Ok(())
+}
+
 pub(super) fn upsert_article(tx: &Connection, incoming: &Article, now: &str) -> rusqlite::Result<Upsert> {
-    let found = {
-        let mut by_key = tx.prepare_cached(concat!(
-            "SELECT ",
-            article_columns!(),
-            " FROM articles WHERE dedup_key = ?1"
-        ))?;
-        let mut found = by_key.query_row([&incoming.dedup_key], read_article).optional()?;
-        // An `info:` key is the infoCode itself; other keys may meet a row that learned
-        // the infoCode from another copy.
-        if found.is_none()
-            && !incoming.dedup_key.starts_with("info:")
-            && let Some(code) = &incoming.info_code
-        {
-            let mut by_code = tx.prepare_cached(concat!(
-                "SELECT ",
-                article_columns!(),
-                " FROM articles WHERE info_code = ?1"
-            ))?;
-            found = by_code.query_row([code], read_article).optional()?;
-        }
-        found
-    };
-    let Some((id, revision, mut stored)) = found else {
-        let id = insert_article(tx, incoming, now)?;
+    let Some((id, revision, mut stored)) = find_article(tx, incoming)? else {
+        // A new article that knows its infoCode is keyed by it, whatever key its copy had.
+        let info_key = incoming.info_code.as_ref().map(|c| format!("info:{c}"));
+        let id = match info_key.filter(|k| *k != incoming.dedup_key) {
+            Some(info_key) => {
+                let mut keyed = incoming.clone();
+                keyed.dedup_key = info_key;
+                let id = insert_article(tx, &keyed, now)?;
+                add_alias(tx, &incoming.dedup_key, id)?;
+                id
+            }
+            None => insert_article(tx, incoming, now)?,
+        };
         return Ok(Upsert::New(id));
     };
+    // A copy that reached the row under another key: later copies under it land here.
+    if stored.dedup_key != incoming.dedup_key {
+        add_alias(tx, &incoming.dedup_key, id)?;
+    }
     let old_content = stored.content.clone();
     let effect = merge::merge(&mut stored, incoming);
+    // The row learned an infoCode that another row holds: they are one article.
+    if let Some(code) = stored.info_code.clone()
+        && let Some(other) = by_code(tx, &code, Some(id))?
+    {
+        let survivor = join_rows(tx, (id, revision, stored), old_content, other, &code, now)?;
+        return Ok(Upsert::Updated(survivor));
+    }
+    // A row that knows its infoCode is keyed by it (CONTRACT §3); its old key stays an alias.
+    if let Some(code) = &stored.info_code {
+        let info_key = format!("info:{code}");
+        if stored.dedup_key != info_key {
+            add_alias(tx, &stored.dedup_key, id)?;
+            tx.prepare_cached("DELETE FROM article_aliases WHERE dedup_key = ?1")?
+                .execute([&info_key])?;
+            tx.prepare_cached("UPDATE articles SET dedup_key = ?2 WHERE id = ?1")?
+                .execute(params![id, info_key])?;
+            stored.dedup_key = info_key;
+        }
+    }
     if !effect.changed {
         tx.prepare_cached("UPDATE articles SET last_seen_at = ?2 WHERE id = ?1")?
             .execute(params![id, now])?;
@@ -63,15 +153,104 @@ pub(super) fn upsert_article(tx: &Connection, incoming: &Article, now: &str) -> 
     let mut new_revision = revision;
     if effect.content_changed {
         if let Some(old) = &old_content {
-            tx.prepare_cached(
-                "INSERT OR REPLACE INTO article_revisions (article_id, revision, content_html, content_text, content_hash, replaced_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            )?
-            .execute(params![id, revision, old.html, old.text, old.hash, now])?;
+            keep_revision(tx, id, revision, old, now)?;
         }
         new_revision += 1;
     }
-    let row = ArticleRow::from(&stored);
+    write_row(tx, id, &stored, new_revision, now)?;
+    Ok(Upsert::Updated(id))
+}
+
+/// Makes two rows of one article (`updated`, already merged with the incoming copy and
+/// whose stored content was `updated_was`, and `other`, which holds the same infoCode) one
+/// row: the older (lower id, the one consumers saw first) survives, keyed `info:<code>`;
+/// the other is merged into it by the CONTRACT §6 rules and removed. Sightings, revisions,
+/// share links and aliases move to the survivor; the removed row's key and the survivor's
+/// old key become aliases. Returns the survivor's id.
+fn join_rows(
+    tx: &Connection,
+    updated: StoredRow,
+    updated_was: Option<Content>,
+    other: StoredRow,
+    code: &str,
+    now: &str,
+) -> rusqlite::Result<i64> {
+    let other_was = other.2.content.clone();
+    let ((keep_id, keep_revision_no, mut kept), kept_was, (gone_id, _, gone)) = if updated.0 < other.0 {
+        (updated, updated_was, other)
+    } else {
+        (other, other_was, updated)
+    };
+    merge::merge(&mut kept, &gone);
+
+    // Sightings: one per source, the earliest first and latest last sighting of both.
+    tx.prepare_cached(
+        "INSERT INTO sightings (article_id, source_id, entry_guid, entry_url, first_seen_at, last_seen_at)
+         SELECT ?1, source_id, entry_guid, entry_url, first_seen_at, last_seen_at
+         FROM sightings WHERE article_id = ?2
+         ON CONFLICT(article_id, source_id) DO UPDATE SET
+            first_seen_at = min(sightings.first_seen_at, excluded.first_seen_at),
+            last_seen_at = max(sightings.last_seen_at, excluded.last_seen_at),
+            entry_guid = coalesce(sightings.entry_guid, excluded.entry_guid),
+            entry_url = coalesce(sightings.entry_url, excluded.entry_url)",
+    )?
+    .execute(params![keep_id, gone_id])?;
+    // Revisions: the survivor's stored content (revision `r`) when the merge replaced it;
+    // the removed row's revisions numbered after it; the removed row's content when the
+    // merged row does not hold it. The merged row's revision is above all of them.
+    let r = keep_revision_no;
+    let final_hash = kept.content.as_ref().map(|c| c.hash.clone());
+    let replaced = |c: &Content| Some(&c.hash) != final_hash.as_ref();
+    let kept_replaced = kept_was.as_ref().is_some_and(replaced);
+    if let Some(was) = kept_was.as_ref().filter(|c| replaced(c)) {
+        keep_revision(tx, keep_id, r, was, now)?;
+    }
+    let moved = tx
+        .prepare_cached(
+            "INSERT INTO article_revisions (article_id, revision, content_html, content_text, content_hash, replaced_at)
+             SELECT ?1, ?2 + row_number() OVER (ORDER BY revision), content_html, content_text, content_hash, replaced_at
+             FROM article_revisions WHERE article_id = ?3",
+        )?
+        .execute(params![keep_id, r, gone_id])?;
+    let mut top = r + moved as i64;
+    if let Some(was) = gone.content.as_ref().filter(|c| replaced(c))
+        && kept_was.as_ref().is_none_or(|k| k.hash != was.hash)
+    {
+        top += 1;
+        keep_revision(tx, keep_id, top, was, now)?;
+    }
+    let revision = if top > r || kept_replaced { top + 1 } else { r };
+    tx.prepare_cached("UPDATE share_links SET article_id = ?1 WHERE article_id = ?2")?
+        .execute(params![keep_id, gone_id])?;
+    tx.prepare_cached("UPDATE article_aliases SET article_id = ?1 WHERE article_id = ?2")?
+        .execute(params![keep_id, gone_id])?;
+    // The removed row goes first: its key and infoCode become free for the survivor.
+    tx.prepare_cached("DELETE FROM articles WHERE id = ?1")?
+        .execute([gone_id])?;
+    let info_key = format!("info:{code}");
+    for key in [&gone.dedup_key, &kept.dedup_key] {
+        if *key != info_key {
+            add_alias(tx, key, keep_id)?;
+        }
+    }
+    tx.prepare_cached("DELETE FROM article_aliases WHERE dedup_key = ?1")?
+        .execute([&info_key])?;
+    tx.prepare_cached("UPDATE articles SET dedup_key = ?2 WHERE id = ?1")?
+        .execute(params![keep_id, info_key])?;
+    kept.dedup_key = info_key;
+    tracing::info!(
+        article = keep_id,
+        merged = gone_id,
+        info_code = code,
+        "two rows of one article merged"
+    );
+    write_row(tx, keep_id, &kept, revision, now)?;
+    Ok(keep_id)
+}
+
+/// Writes a merged article over its row.
+fn write_row(tx: &Connection, id: i64, stored: &Article, revision: i64, now: &str) -> rusqlite::Result<()> {
+    let row = ArticleRow::from(stored);
     tx.prepare_cached(
         "UPDATE articles SET info_code = ?2, title = ?3, url = ?4, share_url = ?5, published_at = ?6,
             published_local = ?7, time_precision = ?8, updated_at = ?9, author = ?10, media = ?11,
@@ -101,10 +280,10 @@ pub(super) fn upsert_article(tx: &Connection, incoming: &Article, now: &str) -> 
         row.content_hash,
         row.content_rank,
         stored.language,
-        new_revision,
+        revision,
         now,
     ])?;
-    Ok(Upsert::Updated(id))
+    Ok(())
 }
 
 fn insert_article(tx: &Connection, article: &Article, now: &str) -> rusqlite::Result<i64> {

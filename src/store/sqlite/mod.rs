@@ -36,6 +36,7 @@ const MIGRATION_SQL: &[&str] = &[
     include_str!("../../../migrations/0006_fts_crisismerge.sql"),
     include_str!("../../../migrations/0007_fts_automerge_64.sql"),
     include_str!("../../../migrations/0008_article_ids_never_reused.sql"),
+    include_str!("../../../migrations/0009_article_aliases.sql"),
 ];
 
 /// Every migration ends with a foreign-key check: they run with foreign keys off (a table
@@ -274,9 +275,11 @@ impl Writer {
 
     fn with_full_text(&self, keys: &[String]) -> rusqlite::Result<HashSet<String>> {
         let mut found = HashSet::new();
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT 1 FROM articles WHERE dedup_key = ?1 AND content_rank >= 3")?;
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT 1 FROM articles WHERE content_rank >= 3 AND id = coalesce(
+                    (SELECT id FROM articles WHERE dedup_key = ?1),
+                    (SELECT article_id FROM article_aliases WHERE dedup_key = ?1))",
+        )?;
         for key in keys {
             if stmt.exists([key])? {
                 found.insert(key.clone());

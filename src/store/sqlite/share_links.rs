@@ -123,9 +123,13 @@ pub(super) fn update_share_link(
 ) -> rusqlite::Result<()> {
     let article_id: Option<i64> = match &update.article_key {
         Some(key) => tx
-            .prepare_cached("SELECT id FROM articles WHERE dedup_key = ?1")?
-            .query_row([key], |r| r.get(0))
-            .optional()?,
+            .prepare_cached(
+                "SELECT coalesce((SELECT id FROM articles WHERE dedup_key = ?1),
+                                 (SELECT article_id FROM article_aliases WHERE dedup_key = ?1))",
+            )?
+            .query_row([key], |r| r.get::<_, Option<i64>>(0))
+            .optional()?
+            .flatten(),
         None => None,
     };
     let fetched_at = (update.state == ShareState::Done && !update.rechecked).then_some(now);
