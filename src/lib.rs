@@ -10,6 +10,7 @@
 pub mod admission;
 pub mod charset;
 pub mod config;
+pub mod context;
 pub mod cpu;
 pub mod crawl;
 pub mod daemon;

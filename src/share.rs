@@ -19,7 +19,7 @@ use url::Url;
 
 use crate::admission::{Origin, Purpose, ShareRules};
 use crate::config::Config;
-use crate::crawl::PollContext;
+use crate::context::PollContext;
 use crate::dedup;
 use crate::normalize::Article;
 use crate::pages::{self, fill_template};
