@@ -311,6 +311,8 @@ fn batch(source_id: i64, input: &Input, source: &SourceConfig, articles: Vec<Art
         }),
         queue_links: Vec::new(),
         share_links: Vec::new(),
+        page_jobs: Vec::new(),
+        page_job_updates: Vec::new(),
         polled_at,
         next_poll_at: Some(polled_at + chrono::Duration::minutes(15)),
         moved_to: None,

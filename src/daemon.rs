@@ -311,8 +311,9 @@ impl Daemon {
         service::status(&self.status_line());
     }
 
-    /// Keeps one task working the share-link queue (new links, retries, rechecks): started
-    /// again at the next housekeeping tick after it runs out of due links.
+    /// Keeps one task working the queues of owed work — second requests (retries and
+    /// deferrals) and share links (new links, retries, rechecks): started again at the next
+    /// housekeeping tick after it runs out of due work.
     fn work_share_links(&mut self) {
         if let Some(worker) = &self.share_worker {
             if !worker.is_finished() {
@@ -325,9 +326,12 @@ impl Daemon {
             }
         }
         let context = self.context.clone();
-        self.share_worker = Some(tokio::spawn(
-            async move { share::process_due(&context, false).await },
-        ));
+        self.share_worker = Some(tokio::spawn(async move {
+            // Second requests owed by polls (retries, deferrals, work left by a restart),
+            // then share links: one worker for the work the crawler still owes.
+            crate::page_jobs::process_due(&context, false).await?;
+            share::process_due(&context, false).await
+        }));
     }
 
     fn status_line(&self) -> String {

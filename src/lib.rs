@@ -22,6 +22,7 @@ pub mod html_bounds;
 pub mod merge;
 pub mod metrics;
 pub mod normalize;
+pub mod page_jobs;
 pub mod pages;
 pub mod politeness;
 pub mod scheduler;

@@ -15,7 +15,7 @@ use crate::charset;
 use crate::config::{Config, SourceConfig};
 use crate::cpu;
 use crate::extract::{self, ExtractError};
-use crate::fetch::{Attempt, Fetcher, Outcome, Validators};
+use crate::fetch::{Attempt, FetchError, Fetcher, Outcome, Validators};
 use crate::normalize::{self, Article, SourceContext};
 use crate::sources::{ContentRank, Entry, json};
 
@@ -52,6 +52,18 @@ pub enum PageError {
         /// What happened.
         error: cpu::CpuError,
     },
+    /// The request was not made yet and should be made later: its host is paused, or the
+    /// crawler is stopping. Not an attempt.
+    #[error("{error}")]
+    Later {
+        /// What stopped it.
+        error: String,
+        /// When the host's pause ends (None: as soon as the crawler runs again).
+        until: Option<chrono::DateTime<chrono::Utc>>,
+    },
+    /// The admission gate refused the URL: asking again cannot help.
+    #[error("{0}")]
+    Refused(String),
     /// A detail response without the configured content.
     #[error("{url}: {error}")]
     Detail {
@@ -69,12 +81,23 @@ impl PageError {
     }
 }
 
-fn describe_failure(url: &Url, outcome: Result<Outcome, crate::fetch::FetchError>) -> PageError {
+fn describe_failure(url: &Url, outcome: Result<Outcome, FetchError>) -> PageError {
     match outcome {
         Ok(Outcome::Status { status, .. }) => PageError::Fetch(format!("{url}: HTTP {status}")),
         Ok(Outcome::NotModified) => PageError::Fetch(format!("{url}: unexpected 304")),
         Ok(Outcome::Body(_)) => PageError::Fetch(format!("{url}: unexpected body")),
-        Err(e) => PageError::Fetch(e.to_string()),
+        Err(e) => {
+            let error = e.to_string();
+            match e {
+                FetchError::HostPaused { until, .. } => PageError::Later {
+                    error,
+                    until: Some(until),
+                },
+                FetchError::ShuttingDown { .. } => PageError::Later { error, until: None },
+                FetchError::Refused { .. } => PageError::Refused(error),
+                _ => PageError::Fetch(error),
+            }
+        }
     }
 }
 

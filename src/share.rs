@@ -119,6 +119,13 @@ fn not_allowed(url: &Url) -> String {
     )
 }
 
+/// Share links to queue, each once.
+pub fn dedup_links(mut links: Vec<NewShareLink>) -> Vec<NewShareLink> {
+    links.sort_by(|a, b| a.url.cmp(&b.url));
+    links.dedup_by(|a, b| a.url == b.url);
+    links
+}
+
 /// How long a pending link waits after a failed attempt: short in `once`, which waits for
 /// every link, longer in the daemon.
 fn retry_delay(attempts: u32, once: bool) -> Duration {

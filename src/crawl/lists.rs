@@ -5,7 +5,6 @@ use std::collections::HashSet;
 use std::sync::{LazyLock, Mutex, PoisonError};
 
 use chrono::{DateTime, Utc};
-use futures_util::StreamExt;
 use tracing::Instrument;
 use url::Url;
 
@@ -16,14 +15,13 @@ use crate::config::{DedupConfig, SourceConfig, SourceKind};
 use crate::cpu;
 use crate::fetch::{Body, FetchError, FetchResult, Outcome};
 use crate::normalize::{self, Article, SourceContext};
+use crate::page_jobs;
 use crate::pages;
 use crate::share;
 use crate::sources::{ContentRank, Entry, feed, html_list, json};
-use crate::store::{CommitReport, FetchBatch, NewShareLink, SourceOutcome, SourceState};
-
-/// Article pages of a poll are committed in groups of this many as they arrive, so the
-/// memory a poll holds does not grow with the number of pages it fetches.
-const PAGES_PER_COMMIT: usize = 16;
+use crate::store::{
+    CommitReport, FetchBatch, NewPageJob, NewShareLink, PageJob, PageJobKind, SourceOutcome, SourceState,
+};
 
 /// A `share_links` source: its URLs go into the queue (the queue's worker fetches them).
 pub(super) fn poll_share_links(context: &PollContext, source: &SourceConfig, state: &SourceState) -> Polled {
@@ -140,18 +138,19 @@ pub(super) async fn poll_list(
         queue_links.extend(share::discover(config, rules, Some(state.id), article, &[]));
     }
     let mut committed = CommitReport::default();
-    let requests = second_requests(context, source, kind, &listed).await;
-    let articles: Vec<Article> = if requests.is_empty() {
+    let jobs = second_requests(context, source, kind, &listed).await;
+    let articles: Vec<Article> = if jobs.is_empty() {
         listed.into_iter().map(|(_, a)| a).collect()
     } else {
-        // The listed copies first, so each page merges into its item's row as a new
-        // revision; then the pages, in groups, as they arrive. The feed's validators are
-        // stored last, with the outcome, once every entry is processed.
-        let articles: Vec<Article> = listed.iter().map(|(_, a)| a.clone()).collect();
+        // The listed copies first, with the second requests they owe as jobs (durable: a
+        // request that fails now is retried by the queue, even behind a 304), so each page
+        // merges into its item's row as a new revision; then the pages, in groups, as they
+        // arrive. The feed's validators are stored last, with the outcome.
         let mut first = FetchBatch::empty(Some(state.id), now);
         first.attempts = std::mem::take(&mut attempts);
-        first.articles = articles;
-        first.queue_links = dedup_links(std::mem::take(&mut queue_links));
+        first.articles = listed.into_iter().map(|(_, a)| a).collect();
+        first.queue_links = share::dedup_links(std::mem::take(&mut queue_links));
+        first.page_jobs = jobs.clone();
         match commit_counted(context, first).await {
             Ok(report) => add_report(&mut committed, report),
             Err(e) => {
@@ -163,13 +162,25 @@ pub(super) async fn poll_list(
                 return polled;
             }
         }
-        if let Err(e) = full_texts(context, source, state, requests, &listed, now, &mut committed).await {
-            let mut polled = failed(
-                Vec::new(),
-                Parsed::failed(Some(status), format!("{body_url}: storing article pages: {e}")),
-            );
-            polled.committed = committed;
-            return polled;
+        let owed = jobs
+            .into_iter()
+            .map(|job| PageJob {
+                job,
+                source_id: Some(state.id),
+                source_name: Some(source.name.clone()),
+                attempts: 0,
+            })
+            .collect();
+        match page_jobs::work_batch(context, Some(source), Some(state.id), owed, false).await {
+            Ok(report) => add_report(&mut committed, report),
+            Err(e) => {
+                let mut polled = failed(
+                    Vec::new(),
+                    Parsed::failed(Some(status), format!("{body_url}: storing article pages: {e}")),
+                );
+                polled.committed = committed;
+                return polled;
+            }
         }
         Vec::new()
     };
@@ -180,7 +191,7 @@ pub(super) async fn poll_list(
             articles,
             outcome: SourceOutcome::Fetched { status, validators },
             published,
-            queue_links: dedup_links(queue_links),
+            queue_links: share::dedup_links(queue_links),
         },
         committed,
     }
@@ -245,13 +256,6 @@ fn add_report(total: &mut CommitReport, report: CommitReport) {
     total.unchanged_articles += report.unchanged_articles;
 }
 
-/// Share links to queue, each once.
-fn dedup_links(mut links: Vec<NewShareLink>) -> Vec<NewShareLink> {
-    links.sort_by(|a, b| a.url.cmp(&b.url));
-    links.dedup_by(|a, b| a.url == b.url);
-    links
-}
-
 /// The second requests of a poll: the article page (`full_text` feeds, HTML lists) or the
 /// detail body (JSON lists with `detail_url`) of every listed article that has no full text
 /// yet, stored or in this list, with the index of the listed copy that leads to it.
@@ -260,7 +264,7 @@ async fn second_requests(
     source: &SourceConfig,
     kind: SourceKind,
     listed: &[(Entry, Article)],
-) -> Vec<(usize, SecondRequest)> {
+) -> Vec<NewPageJob> {
     let wanted = match kind {
         SourceKind::Feed => source.full_text,
         SourceKind::Json => source.json.as_ref().is_some_and(|j| j.detail_url.is_some()),
@@ -281,100 +285,13 @@ async fn second_requests(
     let mut seen = HashSet::new();
     listed
         .iter()
-        .enumerate()
-        .filter(|(_, (_, a))| {
+        .filter(|(_, a)| {
             !full.contains(&a.dedup_key)
                 && a.content.as_ref().is_none_or(|c| c.rank < ContentRank::Full)
                 && seen.insert(a.dedup_key.clone())
         })
-        .filter_map(|(i, (entry, article))| second_request(source, kind, entry, article).map(|r| (i, r)))
+        .filter_map(|(entry, article)| second_request(source, kind, entry, article))
         .collect()
-}
-
-/// Fetches the second requests, `[http] concurrency` at a time, and commits the articles
-/// they yield (each identified as the listed copy that led to it) with the share links
-/// found in them, [`PAGES_PER_COMMIT`] at a time. `Err` only when storing failed.
-async fn full_texts(
-    context: &PollContext,
-    source: &SourceConfig,
-    state: &SourceState,
-    requests: Vec<(usize, SecondRequest)>,
-    listed: &[(Entry, Article)],
-    now: DateTime<Utc>,
-    committed: &mut CommitReport,
-) -> Result<(), crate::store::StoreError> {
-    let config = &*context.config;
-    let rules = context.share_rules();
-    let mut fetched = futures_util::stream::iter(requests)
-        .map(|(i, request)| async move {
-            let page = match request {
-                SecondRequest::Page(url) => {
-                    pages::fetch_article(
-                        config,
-                        &context.fetcher,
-                        &url,
-                        Some(source),
-                        Origin::Network,
-                        Purpose::Page,
-                    )
-                    .await
-                }
-                SecondRequest::Detail(url, pointer, entry) => {
-                    pages::fetch_detail(&context.fetcher, &url, &pointer, *entry).await
-                }
-            };
-            (i, page)
-        })
-        .buffer_unordered(config.http.concurrency.max(1));
-    let mut batch = FetchBatch::empty(Some(state.id), now);
-    let mut pages_in_batch = 0;
-    loop {
-        let next = fetched.next().await;
-        let done = next.is_none();
-        if let Some((i, page)) = next {
-            batch.attempts.extend(page.attempts);
-            pages_in_batch += 1;
-            match page.result {
-                Ok(found) => {
-                    let listed_copy = &listed[i].1;
-                    let mut entry = found.entry;
-                    if entry.title.as_deref().is_none_or(|t| t.trim().is_empty()) {
-                        entry.title = Some(listed_copy.title.clone());
-                    }
-                    if entry.published.is_none() {
-                        entry.published = listed_copy.published;
-                    }
-                    if let Some(mut article) =
-                        pages::normalize_page(&context.config, Some(source), entry).await
-                    {
-                        // The page is the same article as the item that led to it.
-                        article.dedup_key.clone_from(&listed_copy.dedup_key);
-                        article.info_code = listed_copy.info_code.clone().or(article.info_code);
-                        article.url = listed_copy.url.clone().or(article.url);
-                        article.share_url = listed_copy.share_url.clone();
-                        batch.queue_links.extend(share::discover(
-                            config,
-                            rules,
-                            Some(state.id),
-                            &article,
-                            &found.links,
-                        ));
-                        batch.articles.push(article);
-                    }
-                }
-                Err(e) => tracing::info!(error = %e, "no full text for an item"),
-            }
-        }
-        if pages_in_batch > 0 && (done || pages_in_batch >= PAGES_PER_COMMIT) {
-            let mut full = std::mem::replace(&mut batch, FetchBatch::empty(Some(state.id), now));
-            full.queue_links = dedup_links(full.queue_links);
-            add_report(committed, commit_counted(context, full).await?);
-            pages_in_batch = 0;
-        }
-        if done {
-            return Ok(());
-        }
-    }
 }
 
 /// The items of a list response, by source type.
@@ -440,21 +357,13 @@ fn warn_once(source: &str, selector: &str) {
     }
 }
 
-/// An item's second request.
-enum SecondRequest {
-    /// Its article page.
-    Page(Url),
-    /// Its detail body: URL, JSON pointer, and the item to complete.
-    Detail(Url, String, Box<Entry>),
-}
-
 /// What to fetch for an item's full text, if anything.
 fn second_request(
     source: &SourceConfig,
     kind: SourceKind,
     entry: &Entry,
     article: &Article,
-) -> Option<SecondRequest> {
+) -> Option<NewPageJob> {
     match kind {
         SourceKind::Json => {
             let list = source.json.as_ref()?;
@@ -462,7 +371,12 @@ fn second_request(
             let link = article.url.as_deref().or(article.share_url.as_deref());
             let url = pages::fill_template(template, article.info_code.as_deref(), link)?;
             let pointer = list.detail_content.clone().unwrap_or_default();
-            Some(SecondRequest::Detail(url, pointer, Box::new(entry.clone())))
+            Some(page_jobs::new_job(
+                PageJobKind::Detail,
+                url.to_string(),
+                Some(pointer),
+                article,
+            ))
         }
         // The item's own page; a share link is the share-link worker's business. A link the
         // article may not carry (not http(s)) is still asked for, so that the gate's refusal
@@ -470,7 +384,9 @@ fn second_request(
         _ => {
             let unusable_link = entry.link.as_deref().filter(|_| article.share_url.is_none());
             let link = article.url.as_deref().or(unusable_link)?;
-            Url::parse(link).ok().map(SecondRequest::Page)
+            Url::parse(link)
+                .ok()
+                .map(|url| page_jobs::new_job(PageJobKind::Page, url.to_string(), None, article))
         }
     }
 }

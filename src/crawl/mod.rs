@@ -23,6 +23,7 @@ use crate::normalize::Article;
 
 mod lists;
 pub use crate::context::{CrawlError, PollContext};
+use crate::page_jobs;
 use crate::scheduler::{self, PollResult};
 use crate::share;
 use crate::store::{
@@ -133,6 +134,10 @@ pub async fn once(
         progress.set_message(format!("{} new articles", report.new_articles));
     }
     drop(polls);
+    // Then every second request still owed (a page that failed or was deferred during its
+    // poll, or left by an earlier run), until each is done or failed.
+    let owed = page_jobs::process_due(&context, true).await?;
+    report.new_articles += owed.new_articles;
     // Then every share link the sources listed or discovered, until each is done, failed
     // or skipped.
     let shared = share::process_due(&context, true).await?;
@@ -292,6 +297,8 @@ async fn poll(
         outcome: Some(parsed.outcome),
         queue_links: parsed.queue_links,
         share_links: Vec::new(),
+        page_jobs: Vec::new(),
+        page_job_updates: Vec::new(),
         polled_at,
         next_poll_at: (!gone).then_some(next_poll_at),
         moved_to: moved_to.clone(),

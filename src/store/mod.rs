@@ -200,6 +200,11 @@ pub struct FetchBatch {
     pub queue_links: Vec<NewShareLink>,
     /// Share links processed.
     pub share_links: Vec<ShareLinkUpdate>,
+    /// Second requests owed to listed entries, to record (one per kind and article; a job
+    /// already recorded is left as it is).
+    pub page_jobs: Vec<NewPageJob>,
+    /// Second requests worked on.
+    pub page_job_updates: Vec<PageJobUpdate>,
     /// When the poll happened.
     pub polled_at: DateTime<Utc>,
     /// When the source is next due.
@@ -221,6 +226,8 @@ impl FetchBatch {
             outcome: None,
             queue_links: Vec::new(),
             share_links: Vec::new(),
+            page_jobs: Vec::new(),
+            page_job_updates: Vec::new(),
             polled_at,
             next_poll_at: None,
             moved_to: None,
@@ -267,6 +274,76 @@ pub struct NewShareLink {
     pub state: ShareState,
     /// Why it was skipped.
     pub reason: Option<String>,
+}
+
+/// What a second request fetches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PageJobKind {
+    /// The entry's article page, read by the extractors.
+    Page,
+    /// A JSON list item's detail body.
+    Detail,
+}
+
+impl PageJobKind {
+    /// `page` or `detail` (the `page_jobs.kind` value).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PageJobKind::Page => "page",
+            PageJobKind::Detail => "detail",
+        }
+    }
+}
+
+/// A second request a listed entry needs: what to fetch and the listed copy it completes.
+#[derive(Clone, Debug)]
+pub struct NewPageJob {
+    /// Page or detail body.
+    pub kind: PageJobKind,
+    /// The listed copy's `dedup_key`.
+    pub article_key: String,
+    /// What to fetch.
+    pub url: String,
+    /// A detail body's JSON pointer.
+    pub pointer: Option<String>,
+    /// The listed copy's title (a page without one keeps it).
+    pub title: String,
+    /// The listed copy's link.
+    pub link: Option<String>,
+    /// The listed copy's infoCode.
+    pub info_code: Option<String>,
+    /// The listed copy's share link.
+    pub share_url: Option<String>,
+}
+
+/// A second request due for work.
+#[derive(Clone, Debug)]
+pub struct PageJob {
+    /// What to fetch and for which article.
+    pub job: NewPageJob,
+    /// The source whose entry owes it (for the sighting, category, tags, timezone).
+    pub source_id: Option<i64>,
+    /// That source's name.
+    pub source_name: Option<String>,
+    /// Attempts made so far.
+    pub attempts: u32,
+}
+
+/// How working on a second request ended.
+#[derive(Clone, Debug)]
+pub struct PageJobUpdate {
+    /// The job's kind.
+    pub kind: PageJobKind,
+    /// The job's article key.
+    pub article_key: String,
+    /// `Pending` (again later), `Done` or `Failed`.
+    pub state: ShareState,
+    /// One more attempt was made (a request was sent or refused).
+    pub attempted: bool,
+    /// What went wrong.
+    pub error: Option<String>,
+    /// When to try again (pending jobs).
+    pub next_attempt_at: Option<DateTime<Utc>>,
 }
 
 /// A share link due for work.
@@ -335,6 +412,12 @@ enum Command {
         oneshot::Sender<Result<Vec<ShareLinkJob>, StoreError>>,
     ),
     NextShareAttempt(oneshot::Sender<Result<Option<DateTime<Utc>>, StoreError>>),
+    DuePageJobs(
+        DateTime<Utc>,
+        usize,
+        oneshot::Sender<Result<Vec<PageJob>, StoreError>>,
+    ),
+    NextPageJobAttempt(oneshot::Sender<Result<Option<DateTime<Utc>>, StoreError>>),
 }
 
 /// The question of [`Store::due_share_links`].
@@ -415,6 +498,20 @@ impl Store {
     pub async fn next_share_attempt(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
         let (reply, answer) = oneshot::channel();
         self.send(Command::NextShareAttempt(reply)).await?;
+        answer.await.map_err(|_| self.gone())?
+    }
+
+    /// Up to `limit` pending second requests due at `now`, oldest first.
+    pub async fn due_page_jobs(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<PageJob>, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Command::DuePageJobs(now, limit, reply)).await?;
+        answer.await.map_err(|_| self.gone())?
+    }
+
+    /// When the earliest pending second request may be tried; None when none is pending.
+    pub async fn next_page_job_attempt(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Command::NextPageJobAttempt(reply)).await?;
         answer.await.map_err(|_| self.gone())?
     }
 

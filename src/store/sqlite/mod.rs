@@ -16,12 +16,14 @@ use crate::fetch::Validators;
 
 mod articles;
 mod checkpoint;
+mod page_jobs;
 mod reader;
 mod search_index;
 mod share_links;
 
 use articles::{Upsert, upsert_article, upsert_sighting};
 use checkpoint::Checkpointer;
+use page_jobs::{queue_page_jobs, update_page_job};
 pub use reader::{Reader, SourceSummary};
 use search_index::{INDEX_CHUNK, INDEX_DELAY, INDEX_FORCED, INDEX_WHEN_IDLE};
 use share_links::{queue_share_links, update_share_link};
@@ -37,6 +39,7 @@ const MIGRATION_SQL: &[&str] = &[
     include_str!("../../../migrations/0007_fts_automerge_64.sql"),
     include_str!("../../../migrations/0008_article_ids_never_reused.sql"),
     include_str!("../../../migrations/0009_article_aliases.sql"),
+    include_str!("../../../migrations/0010_page_jobs.sql"),
 ];
 
 /// Every migration ends with a foreign-key check: they run with foreign keys off (a table
@@ -208,6 +211,16 @@ impl Writer {
                             [],
                             |r| r.get::<_, Option<String>>(0),
                         )
+                        .map(|at| at.map(|at| parse_utc(&at).unwrap_or_else(Utc::now)))
+                        .map_err(|e| self.sqlite(e));
+                    let _ = reply.send(next);
+                }
+                Command::DuePageJobs(now, limit, reply) => {
+                    let _ = reply.send(self.due_page_jobs(now, limit).map_err(|e| self.sqlite(e)));
+                }
+                Command::NextPageJobAttempt(reply) => {
+                    let next = self
+                        .next_page_job_attempt()
                         .map(|at| at.map(|at| parse_utc(&at).unwrap_or_else(Utc::now)))
                         .map_err(|e| self.sqlite(e));
                     let _ = reply.send(next);
@@ -452,6 +465,10 @@ fn commit_batch(tx: &Connection, batch: &FetchBatch, now: &str) -> rusqlite::Res
     }
 
     queue_share_links(tx, &batch.queue_links, now)?;
+    queue_page_jobs(tx, &batch.page_jobs, batch.source_id, now)?;
+    for update in &batch.page_job_updates {
+        update_page_job(tx, update, now)?;
+    }
     for update in &batch.share_links {
         update_share_link(tx, update, batch.source_id, now)?;
     }
