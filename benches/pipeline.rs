@@ -313,6 +313,7 @@ fn batch(source_id: i64, input: &Input, source: &SourceConfig, articles: Vec<Art
         share_links: Vec::new(),
         page_jobs: Vec::new(),
         page_job_updates: Vec::new(),
+        validators: None,
         polled_at,
         next_poll_at: Some(polled_at + chrono::Duration::minutes(15)),
         moved_to: None,

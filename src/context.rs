@@ -15,6 +15,11 @@ use crate::metrics::Metrics;
 use crate::politeness::Politeness;
 use crate::store::{Store, StoreError};
 
+/// In `once`, a request to a host paused for at most this long waits for the pause to end
+/// (CONTRACT §6 *Pauses*); a longer pause fails it, and owed work due later than this is
+/// left for the daemon or the next run.
+pub const ONCE_MAX_PAUSE_WAIT: Duration = Duration::from_secs(60);
+
 /// A failure of the crawl itself (not of one source).
 #[derive(Debug, thiserror::Error)]
 pub enum CrawlError {

@@ -18,7 +18,7 @@ use url::Url;
 
 use crate::admission::{Origin, Purpose};
 use crate::config::SourceConfig;
-use crate::context::PollContext;
+use crate::context::{ONCE_MAX_PAUSE_WAIT, PollContext};
 use crate::fetch::Attempt;
 use crate::normalize::Article;
 use crate::pages::{self, PageError};
@@ -237,6 +237,12 @@ pub async fn process_due(context: &PollContext, once: bool) -> Result<JobRound, 
         let jobs = context.store.due_page_jobs(Utc::now(), ROUND).await?;
         if jobs.is_empty() {
             match (once, context.store.next_page_job_attempt().await?) {
+                // Due too far ahead for `once` to wait (a long 429 pause): left pending for
+                // the daemon or the next run.
+                (true, Some(at)) if at > scheduler::after(Utc::now(), ONCE_MAX_PAUSE_WAIT) => {
+                    tracing::info!(next_attempt_at = %at, "article pages left for a later run");
+                    return Ok(total);
+                }
                 (true, Some(at)) => {
                     let wait = (at - Utc::now()).to_std().unwrap_or(Duration::ZERO);
                     tokio::time::sleep(wait.max(Duration::from_millis(50))).await;

@@ -145,12 +145,15 @@ pub(super) async fn poll_list(
         // The listed copies first, with the second requests they owe as jobs (durable: a
         // request that fails now is retried by the queue, even behind a 304), so each page
         // merges into its item's row as a new revision; then the pages, in groups, as they
-        // arrive. The feed's validators are stored last, with the outcome.
+        // arrive; the outcome last.
         let mut first = FetchBatch::empty(Some(state.id), now);
         first.attempts = std::mem::take(&mut attempts);
         first.articles = listed.into_iter().map(|(_, a)| a).collect();
         first.queue_links = share::dedup_links(std::mem::take(&mut queue_links));
         first.page_jobs = jobs.clone();
+        // Entries, the jobs they owe and the feed's new validators in one transaction: a
+        // 304 from here on cannot hide an entry's page, which its job still owes.
+        first.validators = Some(validators.clone());
         match commit_counted(context, first).await {
             Ok(report) => add_report(&mut committed, report),
             Err(e) => {
@@ -171,7 +174,9 @@ pub(super) async fn poll_list(
                 attempts: 0,
             })
             .collect();
-        match page_jobs::work_batch(context, Some(source), Some(state.id), owed, false).await {
+        // `once` (which waits out short pauses) retries failed pages after short delays.
+        let once = !context.fetcher.defers_paused_hosts();
+        match page_jobs::work_batch(context, Some(source), Some(state.id), owed, once).await {
             Ok(report) => add_report(&mut committed, report),
             Err(e) => {
                 let mut polled = failed(

@@ -7,7 +7,6 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
@@ -31,9 +30,7 @@ use crate::store::{
 };
 use lists::{poll_list, poll_share_links};
 
-/// In `once`, a request to a host paused for at most this long waits for the pause to end
-/// (CONTRACT §6 *Pauses*); a longer pause fails it.
-pub const ONCE_MAX_PAUSE_WAIT: Duration = Duration::from_secs(60);
+pub use crate::context::ONCE_MAX_PAUSE_WAIT;
 
 /// What one pass did.
 #[derive(Clone, Debug, Default)]
@@ -299,6 +296,7 @@ async fn poll(
         share_links: Vec::new(),
         page_jobs: Vec::new(),
         page_job_updates: Vec::new(),
+        validators: None,
         polled_at,
         next_poll_at: (!gone).then_some(next_poll_at),
         moved_to: moved_to.clone(),

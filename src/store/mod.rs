@@ -205,6 +205,9 @@ pub struct FetchBatch {
     pub page_jobs: Vec<NewPageJob>,
     /// Second requests worked on.
     pub page_job_updates: Vec<PageJobUpdate>,
+    /// The source's new ETag/Last-Modified, stored with this batch's entries and jobs
+    /// (before the poll's outcome, which stores them again).
+    pub validators: Option<Validators>,
     /// When the poll happened.
     pub polled_at: DateTime<Utc>,
     /// When the source is next due.
@@ -228,6 +231,7 @@ impl FetchBatch {
             share_links: Vec::new(),
             page_jobs: Vec::new(),
             page_job_updates: Vec::new(),
+            validators: None,
             polled_at,
             next_poll_at: None,
             moved_to: None,

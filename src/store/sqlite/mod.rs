@@ -466,6 +466,10 @@ fn commit_batch(tx: &Connection, batch: &FetchBatch, now: &str) -> rusqlite::Res
 
     queue_share_links(tx, &batch.queue_links, now)?;
     queue_page_jobs(tx, &batch.page_jobs, batch.source_id, now)?;
+    if let (Some(source_id), Some(validators)) = (batch.source_id, &batch.validators) {
+        tx.prepare_cached("UPDATE sources SET etag = ?2, last_modified = ?3 WHERE id = ?1")?
+            .execute(params![source_id, validators.etag, validators.last_modified])?;
+    }
     for update in &batch.page_job_updates {
         update_page_job(tx, update, now)?;
     }
