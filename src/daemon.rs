@@ -28,6 +28,11 @@ use crate::store::{Reader, SourceState, Store, StoreError};
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 /// How often the loop does its housekeeping (watchdog, status, share-link queue) at most.
 const HOUSEKEEPING: Duration = Duration::from_secs(2);
+/// The first wait after the database failed to take a poll's rows (disk full, read-only or
+/// corrupt file); doubled at each failure in a row, up to [`DATABASE_BACKOFF_MAX`].
+const DATABASE_BACKOFF: Duration = Duration::from_secs(5);
+/// The longest wait between two tries of a failing database.
+const DATABASE_BACKOFF_MAX: Duration = Duration::from_secs(300);
 /// How often idle per-host limiter state is dropped.
 const FORGET_IDLE_HOSTS: Duration = Duration::from_secs(600);
 
@@ -64,6 +69,9 @@ struct Daemon {
     pending_share_links: u64,
     /// The task working the share-link queue, while it runs.
     share_worker: Option<tokio::task::JoinHandle<Result<ShareRound, StoreError>>>,
+    /// While the database fails: no poll starts before this instant, and how long the
+    /// next wait will be.
+    database_backoff: Option<(tokio::time::Instant, Duration)>,
 }
 
 /// Runs the daemon until `control` says stop (or closes). `config_path` is re-read on
@@ -107,6 +115,7 @@ pub async fn run(
         metrics,
         pending_share_links: 0,
         share_worker: None,
+        database_backoff: None,
     };
     daemon.apply_config().await?;
     service::ready(&daemon.status_line());
@@ -136,6 +145,12 @@ impl Daemon {
             let wait = next_due
                 .map(|due| (due - Utc::now()).to_std().unwrap_or(Duration::ZERO))
                 .unwrap_or(Duration::from_secs(3600));
+            // While the database fails, polls wait for the next try (no busy loop).
+            let held_until = self.database_backoff.map(|(until, _)| until);
+            let wait = match held_until {
+                Some(until) => wait.max(until.saturating_duration_since(tokio::time::Instant::now())),
+                None => wait,
+            };
             let can_start = self.polls.len() < max_polls;
             tokio::select! {
                 biased;
@@ -264,7 +279,18 @@ impl Daemon {
         match joined {
             Ok((id, (name, result))) => {
                 self.polling.remove(&id);
-                let report = result?;
+                let report = match result {
+                    Ok(report) => report,
+                    Err(e @ StoreError::WriterGone { .. }) => return Err(e.into()),
+                    Err(e) => {
+                        self.database_failed(&name, &e);
+                        return Ok(());
+                    }
+                };
+                if self.database_backoff.take().is_some() {
+                    tracing::info!("database writable again; polling resumes");
+                    self.metrics.set_database_error(None);
+                }
                 let next = report.state.next_poll_at;
                 self.states.insert(name.clone(), report.state);
                 // A source removed or disabled while it was being polled is not rescheduled.
@@ -286,6 +312,37 @@ impl Daemon {
             }
         }
         Ok(())
+    }
+
+    /// The database could not take a poll's rows (disk full, a read-only or corrupt
+    /// file): the error is logged, `/healthz` answers 503, the source is tried again, and no
+    /// poll starts before a backoff that doubles while the failure lasts. The daemon goes
+    /// on; the first poll stored again ends the backoff.
+    fn database_failed(&mut self, name: &str, error: &StoreError) {
+        let now = tokio::time::Instant::now();
+        let wait = match self.database_backoff {
+            // Polls that were in flight when the hold began fail in the same hold.
+            Some((until, _)) if until > now => {
+                if self.sources.get(name).is_some_and(|s| s.enabled) {
+                    self.queue
+                        .schedule(name, scheduler::after(Utc::now(), until - now));
+                }
+                return;
+            }
+            Some((_, last)) => (last * 2).min(DATABASE_BACKOFF_MAX),
+            None => DATABASE_BACKOFF,
+        };
+        tracing::error!(
+            source = name,
+            error = %error,
+            retry_in_secs = wait.as_secs(),
+            "database cannot be written; polling paused"
+        );
+        self.metrics.set_database_error(Some(error.to_string()));
+        self.database_backoff = Some((now + wait, wait));
+        if self.sources.get(name).is_some_and(|s| s.enabled) {
+            self.queue.schedule(name, scheduler::after(Utc::now(), wait));
+        }
     }
 
     fn housekeeping(&mut self) {
@@ -315,6 +372,13 @@ impl Daemon {
     /// deferrals) and share links (new links, retries, rechecks): started again at the next
     /// housekeeping tick after it runs out of due work.
     fn work_share_links(&mut self) {
+        // Not while the database fails: the worker would only fail again.
+        if self
+            .database_backoff
+            .is_some_and(|(until, _)| until > tokio::time::Instant::now())
+        {
+            return;
+        }
         if let Some(worker) = &self.share_worker {
             if !worker.is_finished() {
                 return;

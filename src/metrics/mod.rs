@@ -58,6 +58,8 @@ pub struct Metrics {
     recent_new: Mutex<MinuteRing>,
     /// Origin of the monotonic minute count used by `recent_new` (immune to clock steps).
     started: Instant,
+    /// Why the database cannot be written, while it cannot: `/healthz` answers 503.
+    database_error: Mutex<Option<String>>,
 }
 
 impl Metrics {
@@ -74,6 +76,7 @@ impl Metrics {
             next_due: AtomicI64::new(NO_NEXT_DUE),
             recent_new: Mutex::new(MinuteRing::new()),
             started: Instant::now(),
+            database_error: Mutex::new(None),
         })
     }
 
@@ -110,6 +113,16 @@ impl Metrics {
                 failures.insert(source.to_owned(), 1);
             }
         }
+    }
+
+    /// The database cannot be written (`Some(why)`) or can again (`None`).
+    pub fn set_database_error(&self, error: Option<String>) {
+        *lock(&self.database_error) = error;
+    }
+
+    /// Why the database cannot be written, while it cannot.
+    pub fn database_error(&self) -> Option<String> {
+        lock(&self.database_error).clone()
     }
 
     /// Scheduler state: sources waiting in the queue, the earliest next poll, enabled sources.
@@ -271,7 +284,7 @@ pub enum MetricsError {
 }
 
 /// Binds `listen` (fails fast with [`MetricsError::Bind`]), then serves `GET /metrics` and
-/// `GET /healthz` (200 `ok\n`; anything else 404) until `shutdown` is cancelled.
+/// `GET /healthz` (200 `ok\n`, 503 while the database cannot be written; anything else 404) until `shutdown` is cancelled.
 ///
 /// Returns the bound address (useful with port 0) and the handle of the server task, which
 /// ends once the listener is closed and every connection has finished or been dropped.
@@ -348,7 +361,14 @@ fn respond(request: &Request<Incoming>, metrics: &Metrics) -> Response<Full<Byte
     let readable = matches!(*request.method(), Method::GET | Method::HEAD);
     let (status, content_type, body) = match request.uri().path() {
         "/metrics" if readable => (StatusCode::OK, PROMETHEUS_CONTENT_TYPE, metrics.render()),
-        "/healthz" if readable => (StatusCode::OK, "text/plain; charset=utf-8", "ok\n".to_owned()),
+        "/healthz" if readable => match metrics.database_error() {
+            None => (StatusCode::OK, "text/plain; charset=utf-8", "ok\n".to_owned()),
+            Some(error) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "text/plain; charset=utf-8",
+                format!("database unavailable: {error}\n"),
+            ),
+        },
         _ => (
             StatusCode::NOT_FOUND,
             "text/plain; charset=utf-8",

@@ -1102,6 +1102,12 @@ impl Daemon {
 
     /// Starts `feedcrawler --config <config> <args…>` in the background.
     pub fn start_args(config: &Path, args: &[&str]) -> Daemon {
+        Daemon::start_with(config, args, |_| {})
+    }
+
+    /// As [`Daemon::start_args`], with `configure` applied to the command before it runs
+    /// (e.g. a `pre_exec` that sets a signal disposition).
+    pub fn start_with(config: &Path, args: &[&str], configure: impl FnOnce(&mut Command)) -> Daemon {
         let mut full: Vec<String> = vec!["--config".into(), config.display().to_string()];
         full.extend(args.iter().map(|s| s.to_string()));
         let cwd = config
@@ -1130,6 +1136,7 @@ impl Daemon {
         ] {
             cmd.env_remove(v);
         }
+        configure(&mut cmd);
         let started = Instant::now();
         let mut child = cmd
             .spawn()

@@ -1,0 +1,134 @@
+//! CONTRACT §6 "only a database that cannot be written at all … is reported as such, and
+//! the daemon retries with backoff instead of exiting or spinning", against the real
+//! binary. The disk fills up under a running daemon: its file-size limit (RLIMIT_FSIZE,
+//! changed from outside with prlimit(2)) drops to one byte, so every write of the database
+//! fails with EFBIG as on a full disk. The daemon keeps running, `/healthz` answers 503
+//! naming the database, polls are held back (few requests, no busy loop); when the limit is
+//! lifted it resumes and stores what the feed gained meanwhile.
+
+mod support;
+
+use std::os::unix::process::CommandExt;
+use std::time::{Duration, Instant};
+
+use support::*;
+
+fn set_file_size_limit(pid: u32, bytes: libc::rlim_t) {
+    let limit = libc::rlimit {
+        rlim_cur: bytes,
+        rlim_max: libc::RLIM_INFINITY,
+    };
+    // SAFETY: prlimit reads `limit` and writes nothing (old limit pointer is null).
+    let rc = unsafe {
+        libc::prlimit(
+            pid as libc::pid_t,
+            libc::RLIMIT_FSIZE,
+            &limit,
+            std::ptr::null_mut(),
+        )
+    };
+    assert_eq!(rc, 0, "prlimit: {}", std::io::Error::last_os_error());
+}
+
+fn healthz(addr: &str) -> (u16, String) {
+    match http_get(addr, "/healthz", Duration::from_secs(2)) {
+        Ok(r) => (r.status, String::from_utf8_lossy(&r.body).into_owned()),
+        Err(e) => (0, e.to_string()),
+    }
+}
+
+#[test]
+fn a_full_disk_pauses_the_daemon_and_it_resumes_when_space_returns() {
+    let server = TestServer::start();
+    server.set(
+        "/feed.xml",
+        Route::rss(mini_rss(
+            "快讯",
+            &[("央行开展逆回购操作", "http://news.example.org/a/1.html")],
+        )),
+    );
+    let dir = tempdir();
+    let db = db_path(dir.path());
+    let addr = format!("127.0.0.1:{}", free_port());
+    let mut cfg = daemon_config(&DaemonOpts {
+        interval: "1s".into(),
+        min_interval: "1s".into(),
+        max_backoff: "2s".into(),
+        metrics_listen: Some(addr.clone()),
+        ..DaemonOpts::default()
+    });
+    cfg.push_str(&feed_source("news", &server.url("/feed.xml"), "c", &[]));
+    let config = write_config(dir.path(), &cfg);
+    let mut daemon = Daemon::start_with(&config, &["run"], |cmd| {
+        // SAFETY: only async-signal-safe work between fork and exec: one signal() call.
+        // An ignored SIGXFSZ survives exec: writes past the limit fail with EFBIG instead
+        // of killing the process, as writes to a full disk fail with ENOSPC.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+                Ok(())
+            });
+        }
+    });
+    let stored = daemon.poll_until(Duration::from_secs(20), Duration::from_millis(50), || {
+        try_open_db(&db).filter(|c| count(c, "articles") == 1).map(|_| ())
+    });
+    assert!(stored.is_some(), "first poll stored\n{}", daemon.diag());
+
+    // The disk fills up; the feed gains an article.
+    set_file_size_limit(daemon.pid(), 1);
+    server.set(
+        "/feed.xml",
+        Route::rss(mini_rss(
+            "快讯",
+            &[
+                ("央行开展逆回购操作", "http://news.example.org/a/1.html"),
+                ("统计局发布工业数据", "http://news.example.org/a/2.html"),
+            ],
+        )),
+    );
+    let failing = daemon.poll_until(Duration::from_secs(20), Duration::from_millis(100), || {
+        let (status, body) = healthz(&addr);
+        (status == 503).then_some(body)
+    });
+    let held_from = server.requests_for("/feed.xml").len();
+    let held_at = Instant::now();
+    std::thread::sleep(Duration::from_secs(6));
+    let requests_while_full = server.requests_for("/feed.xml").len() - held_from;
+    let held_for = held_at.elapsed();
+    let alive = daemon.is_running();
+
+    // Space returns.
+    set_file_size_limit(daemon.pid(), libc::RLIM_INFINITY);
+    let resumed = daemon.poll_until(Duration::from_secs(40), Duration::from_millis(100), || {
+        let stored = try_open_db(&db).is_some_and(|c| count(&c, "articles") == 2);
+        (stored && healthz(&addr).0 == 200).then_some(())
+    });
+    let (exit, _) = daemon.terminate(Duration::from_secs(15));
+
+    let mut soft = Soft::new();
+    soft.check(
+        failing
+            .as_deref()
+            .is_some_and(|b| b.contains("database") && b.contains("test.db")),
+        || {
+            format!(
+                "/healthz answers 503 naming the database: {failing:?}\n{}",
+                daemon.diag()
+            )
+        },
+    );
+    soft.check(alive, || format!("the daemon kept running\n{}", daemon.diag()));
+    // An interval of 1 s would be 6 polls; the backoff (5 s, doubling) allows 1–2.
+    soft.check(requests_while_full <= 2, || {
+        format!("{requests_while_full} feed requests in {held_for:?} while the disk was full")
+    });
+    soft.check(resumed.is_some(), || {
+        format!("polling resumed and stored the new article\n{}", daemon.diag())
+    });
+    soft.eq(exit.map(|s| s.code()), Some(Some(0)), "exit status after SIGTERM");
+    soft.check(daemon.stderr().contains("database cannot be written"), || {
+        "the log says what is wrong".into()
+    });
+    soft.finish();
+}
