@@ -40,6 +40,7 @@ const MIGRATION_SQL: &[&str] = &[
     include_str!("../../../migrations/0008_article_ids_never_reused.sql"),
     include_str!("../../../migrations/0009_article_aliases.sql"),
     include_str!("../../../migrations/0010_page_jobs.sql"),
+    include_str!("../../../migrations/0011_share_link_sources.sql"),
 ];
 
 /// Every migration ends with a foreign-key check: they run with foreign keys off (a table

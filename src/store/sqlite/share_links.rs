@@ -102,6 +102,17 @@ pub(super) fn queue_share_links(tx: &Connection, links: &[NewShareLink], now: &s
         "INSERT INTO share_links (url, info_code, source_id, state, attempts, last_error, added_at)
          VALUES (?1, ?2, ?3, ?4, 0, ?5, ?6) ON CONFLICT(url) DO NOTHING",
     )?;
+    let mut also_from = tx.prepare_cached(
+        "INSERT INTO share_link_sources (url, source_id, added_at) VALUES (?1, ?2, ?3)
+         ON CONFLICT(url, source_id) DO NOTHING",
+    )?;
+    // A link already done: a source that finds it later sees its article now.
+    let mut seen_done = tx.prepare_cached(
+        "INSERT INTO sightings (article_id, source_id, entry_url, first_seen_at, last_seen_at)
+         SELECT article_id, ?2, url, ?3, ?3 FROM share_links
+         WHERE url = ?1 AND state = 'done' AND article_id IS NOT NULL
+         ON CONFLICT(article_id, source_id) DO UPDATE SET last_seen_at = excluded.last_seen_at",
+    )?;
     for link in links {
         insert.execute(params![
             link.url,
@@ -111,6 +122,10 @@ pub(super) fn queue_share_links(tx: &Connection, links: &[NewShareLink], now: &s
             link.reason,
             now
         ])?;
+        if let Some(source_id) = link.source_id {
+            also_from.execute(params![link.url, source_id, now])?;
+            seen_done.execute(params![link.url, source_id, now])?;
+        }
     }
     Ok(())
 }
@@ -151,6 +166,17 @@ pub(super) fn update_share_link(
         article_id,
         i64::from(update.rechecked),
     ])?;
+    // Every source that found or queued the link sees its article.
+    if update.state == ShareState::Done
+        && let Some(article_id) = article_id
+    {
+        tx.prepare_cached(
+            "INSERT INTO sightings (article_id, source_id, entry_url, first_seen_at, last_seen_at)
+             SELECT ?1, source_id, url, ?3, ?3 FROM share_link_sources WHERE url = ?2
+             ON CONFLICT(article_id, source_id) DO UPDATE SET last_seen_at = excluded.last_seen_at",
+        )?
+        .execute(params![article_id, update.url, now])?;
+    }
     if update.touch_article
         && let Some(article_id) = article_id
     {
