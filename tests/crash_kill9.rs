@@ -96,11 +96,11 @@ fn kill_9_at_random_moments_loses_nothing() {
             "url": format!("http://finance.eastmoney.com/a/{}.html", &code[2..]),
         }]}});
         server.set(
-            &format!("/lists/{n}"),
+            format!("/lists/{n}"),
             Route::ok("application/json", list.to_string()),
         );
         server.set(
-            &format!("/detail/{code}"),
+            format!("/detail/{code}"),
             Route::ok(
                 "application/json",
                 json!({"data": {"content": body(n)}}).to_string(),

@@ -98,7 +98,7 @@ fn sigterm_with_60_pages_in_flight_exits_promptly_and_loses_no_page() {
     // The pages answer at once now; every feed answers 304.
     for i in 0..FEEDS {
         server.set(
-            &format!("/p/{i}.html"),
+            format!("/p/{i}.html"),
             Route::ok("text/html; charset=utf-8", page(i)),
         );
     }
