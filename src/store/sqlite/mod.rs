@@ -231,8 +231,15 @@ impl Writer {
                 }
             }
             self.committed();
-            if self.unindexed >= INDEX_FORCED && !self.index_failing() {
+            // Under sustained load the channel is never empty, so the delay is also checked
+            // here: an article is searchable at the latest INDEX_DELAY after it was stored
+            // (plus one pass), however busy the writer is.
+            let overdue = armed && std::time::Instant::now() >= index_due;
+            if (self.unindexed >= INDEX_FORCED || overdue) && !self.index_failing() {
                 self.index_pending(INDEX_CHUNK);
+                if overdue {
+                    armed = false;
+                }
             }
             // The delay runs from the first article not yet searchable.
             if self.unindexed == 0 {
@@ -368,7 +375,9 @@ impl Writer {
 
     fn sync_sources(&mut self, specs: &[SourceSpec]) -> Result<Vec<SourceState>, StoreError> {
         let result = (|| {
-            let tx = self.conn.transaction()?;
+            let tx = self
+                .conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             // Sources no longer configured stop being polled; their articles stay.
             tx.execute("UPDATE sources SET enabled = 0", [])?;
             let mut states = Vec::with_capacity(specs.len());

@@ -17,7 +17,9 @@ impl Writer {
     ) -> Result<usize, StoreError> {
         let now = dates::format_utc(Utc::now());
         let result = (|| {
-            let tx = self.conn.transaction()?;
+            let tx = self
+                .conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             let mut added = 0;
             {
                 let mut insert = tx.prepare_cached(
