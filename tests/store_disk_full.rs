@@ -4,7 +4,8 @@
 //! changed from outside with prlimit(2)) drops to one byte, so every write of the database
 //! fails with EFBIG as on a full disk. The daemon keeps running, `/healthz` answers 503
 //! naming the database, polls are held back (few requests, no busy loop); when the limit is
-//! lifted it resumes and stores what the feed gained meanwhile.
+//! lifted it resumes and stores what the feed gained meanwhile. The same for a database
+//! whose files become read-only under the daemon (`chattr +i`: root ignores file modes).
 
 mod support;
 
@@ -130,5 +131,91 @@ fn a_full_disk_pauses_the_daemon_and_it_resumes_when_space_returns() {
     soft.check(daemon.stderr().contains("database cannot be written"), || {
         "the log says what is wrong".into()
     });
+    soft.finish();
+}
+
+/// `chattr +i` / `-i` on the database's files; false when that is not possible here (not
+/// root, or a filesystem without the flag).
+fn set_immutable(db: &std::path::Path, on: bool) -> bool {
+    let flag = if on { "+i" } else { "-i" };
+    let mut all = true;
+    for suffix in ["", "-wal"] {
+        let mut name = db.as_os_str().to_owned();
+        name.push(suffix);
+        let ok = std::process::Command::new("chattr")
+            .arg(flag)
+            .arg(&name)
+            .status()
+            .is_ok_and(|s| s.success());
+        all &= ok;
+    }
+    all
+}
+
+#[test]
+fn a_read_only_database_pauses_the_daemon_and_it_resumes_when_writable() {
+    let server = TestServer::start();
+    server.set(
+        "/feed.xml",
+        Route::rss(mini_rss(
+            "快讯",
+            &[("央行开展逆回购操作", "http://news.example.org/a/1.html")],
+        )),
+    );
+    let dir = tempdir();
+    let db = db_path(dir.path());
+    let addr = format!("127.0.0.1:{}", free_port());
+    let mut cfg = daemon_config(&DaemonOpts {
+        interval: "1s".into(),
+        min_interval: "1s".into(),
+        max_backoff: "2s".into(),
+        metrics_listen: Some(addr.clone()),
+        ..DaemonOpts::default()
+    });
+    cfg.push_str(&feed_source("news", &server.url("/feed.xml"), "c", &[]));
+    let config = write_config(dir.path(), &cfg);
+    let mut daemon = Daemon::start(&config);
+    let stored = daemon.poll_until(Duration::from_secs(20), Duration::from_millis(50), || {
+        try_open_db(&db).filter(|c| count(c, "articles") == 1).map(|_| ())
+    });
+    assert!(stored.is_some(), "first poll stored\n{}", daemon.diag());
+    if !set_immutable(&db, true) {
+        set_immutable(&db, false);
+        eprintln!("chattr +i is not available here (needs root and ext4/xfs/btrfs): test skipped");
+        return;
+    }
+    server.set(
+        "/feed.xml",
+        Route::rss(mini_rss(
+            "快讯",
+            &[
+                ("央行开展逆回购操作", "http://news.example.org/a/1.html"),
+                ("统计局发布工业数据", "http://news.example.org/a/2.html"),
+            ],
+        )),
+    );
+    let failing = daemon.poll_until(Duration::from_secs(20), Duration::from_millis(100), || {
+        let (status, body) = healthz(&addr);
+        (status == 503).then_some(body)
+    });
+    let alive = daemon.is_running();
+    set_immutable(&db, false);
+    let resumed = daemon.poll_until(Duration::from_secs(40), Duration::from_millis(100), || {
+        let stored = try_open_db(&db).is_some_and(|c| count(&c, "articles") == 2);
+        (stored && healthz(&addr).0 == 200).then_some(())
+    });
+    let (exit, _) = daemon.terminate(Duration::from_secs(15));
+    let mut soft = Soft::new();
+    soft.check(failing.is_some(), || {
+        format!(
+            "/healthz answers 503 while the file is read-only\n{}",
+            daemon.diag()
+        )
+    });
+    soft.check(alive, || format!("the daemon kept running\n{}", daemon.diag()));
+    soft.check(resumed.is_some(), || {
+        format!("polling resumed and stored the new article\n{}", daemon.diag())
+    });
+    soft.eq(exit.map(|s| s.code()), Some(Some(0)), "exit status after SIGTERM");
     soft.finish();
 }
