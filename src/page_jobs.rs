@@ -40,17 +40,6 @@ pub const PAGES_PER_COMMIT: usize = 16;
 /// How many due jobs one round of [`process_due`] takes.
 const ROUND: usize = 256;
 
-/// How long a pending job waits after a failed attempt: short in `once`, which waits for
-/// every job, longer in the daemon.
-fn retry_delay(attempts: u32, once: bool) -> Duration {
-    let step = attempts.saturating_sub(1).min(6);
-    if once {
-        Duration::from_millis(500) * 2u32.pow(step.min(3))
-    } else {
-        Duration::from_secs(60) * 4u32.pow(step.min(4))
-    }
-}
-
 /// What working one job produced, to commit.
 struct Worked {
     attempts: Vec<Attempt>,
@@ -156,7 +145,7 @@ async fn work_one(context: &PollContext, source: Option<&SourceConfig>, job: &Pa
                 } else {
                     worked.update.state = ShareState::Pending;
                     worked.update.next_attempt_at =
-                        Some(scheduler::after(Utc::now(), retry_delay(attempts, once)));
+                        Some(scheduler::after(Utc::now(), share::retry_delay(attempts, once)));
                 }
             }
         }

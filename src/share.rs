@@ -126,9 +126,9 @@ pub fn dedup_links(mut links: Vec<NewShareLink>) -> Vec<NewShareLink> {
     links
 }
 
-/// How long a pending link waits after a failed attempt: short in `once`, which waits for
-/// every link, longer in the daemon.
-fn retry_delay(attempts: u32, once: bool) -> Duration {
+/// How long pending work (a share link, a page job) waits after a failed attempt: short
+/// in `once`, which waits for all of it, longer in the daemon.
+pub fn retry_delay(attempts: u32, once: bool) -> Duration {
     let step = attempts.saturating_sub(1).min(6);
     if once {
         Duration::from_millis(500) * 2u32.pow(step.min(3))

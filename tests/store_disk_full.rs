@@ -38,29 +38,91 @@ fn healthz(addr: &str) -> (u16, String) {
     }
 }
 
+/// A daemon polling one feed every second, with `/healthz`, after its first poll is stored.
+struct World {
+    server: TestServer,
+    dir: tempfile::TempDir,
+    addr: String,
+    daemon: Daemon,
+}
+
+impl World {
+    fn start(configure: impl FnOnce(&mut std::process::Command)) -> World {
+        let server = TestServer::start();
+        server.set(
+            "/feed.xml",
+            Route::rss(mini_rss(
+                "快讯",
+                &[("央行开展逆回购操作", "http://news.example.org/a/1.html")],
+            )),
+        );
+        let dir = tempdir();
+        let addr = format!("127.0.0.1:{}", free_port());
+        let mut cfg = daemon_config(&DaemonOpts {
+            interval: "1s".into(),
+            min_interval: "1s".into(),
+            max_backoff: "2s".into(),
+            metrics_listen: Some(addr.clone()),
+            ..DaemonOpts::default()
+        });
+        cfg.push_str(&feed_source("news", &server.url("/feed.xml"), "c", &[]));
+        let config = write_config(dir.path(), &cfg);
+        let mut daemon = Daemon::start_with(&config, &["run"], configure);
+        let db = db_path(dir.path());
+        let stored = daemon.poll_until(Duration::from_secs(20), Duration::from_millis(50), || {
+            try_open_db(&db).filter(|c| count(c, "articles") == 1).map(|_| ())
+        });
+        assert!(stored.is_some(), "first poll stored\n{}", daemon.diag());
+        World {
+            server,
+            dir,
+            addr,
+            daemon,
+        }
+    }
+
+    fn db(&self) -> std::path::PathBuf {
+        db_path(self.dir.path())
+    }
+
+    /// The feed gains an article.
+    fn add_article(&self) {
+        self.server.set(
+            "/feed.xml",
+            Route::rss(mini_rss(
+                "快讯",
+                &[
+                    ("央行开展逆回购操作", "http://news.example.org/a/1.html"),
+                    ("统计局发布工业数据", "http://news.example.org/a/2.html"),
+                ],
+            )),
+        );
+    }
+
+    /// Waits until `/healthz` answers 503; returns its body.
+    fn wait_unhealthy(&mut self) -> Option<String> {
+        let addr = self.addr.clone();
+        self.daemon
+            .poll_until(Duration::from_secs(20), Duration::from_millis(100), || {
+                let (status, body) = healthz(&addr);
+                (status == 503).then_some(body)
+            })
+    }
+
+    /// Waits until the new article is stored and `/healthz` answers 200 again.
+    fn wait_resumed(&mut self) -> Option<()> {
+        let (db, addr) = (self.db(), self.addr.clone());
+        self.daemon
+            .poll_until(Duration::from_secs(40), Duration::from_millis(100), || {
+                let stored = try_open_db(&db).is_some_and(|c| count(&c, "articles") == 2);
+                (stored && healthz(&addr).0 == 200).then_some(())
+            })
+    }
+}
+
 #[test]
 fn a_full_disk_pauses_the_daemon_and_it_resumes_when_space_returns() {
-    let server = TestServer::start();
-    server.set(
-        "/feed.xml",
-        Route::rss(mini_rss(
-            "快讯",
-            &[("央行开展逆回购操作", "http://news.example.org/a/1.html")],
-        )),
-    );
-    let dir = tempdir();
-    let db = db_path(dir.path());
-    let addr = format!("127.0.0.1:{}", free_port());
-    let mut cfg = daemon_config(&DaemonOpts {
-        interval: "1s".into(),
-        min_interval: "1s".into(),
-        max_backoff: "2s".into(),
-        metrics_listen: Some(addr.clone()),
-        ..DaemonOpts::default()
-    });
-    cfg.push_str(&feed_source("news", &server.url("/feed.xml"), "c", &[]));
-    let config = write_config(dir.path(), &cfg);
-    let mut daemon = Daemon::start_with(&config, &["run"], |cmd| {
+    let mut world = World::start(|cmd| {
         // SAFETY: only async-signal-safe work between fork and exec: one signal() call.
         // An ignored SIGXFSZ survives exec: writes past the limit fail with EFBIG instead
         // of killing the process, as writes to a full disk fail with ENOSPC.
@@ -71,42 +133,23 @@ fn a_full_disk_pauses_the_daemon_and_it_resumes_when_space_returns() {
             });
         }
     });
-    let stored = daemon.poll_until(Duration::from_secs(20), Duration::from_millis(50), || {
-        try_open_db(&db).filter(|c| count(c, "articles") == 1).map(|_| ())
-    });
-    assert!(stored.is_some(), "first poll stored\n{}", daemon.diag());
-
     // The disk fills up; the feed gains an article.
-    set_file_size_limit(daemon.pid(), 1);
-    server.set(
-        "/feed.xml",
-        Route::rss(mini_rss(
-            "快讯",
-            &[
-                ("央行开展逆回购操作", "http://news.example.org/a/1.html"),
-                ("统计局发布工业数据", "http://news.example.org/a/2.html"),
-            ],
-        )),
-    );
-    let failing = daemon.poll_until(Duration::from_secs(20), Duration::from_millis(100), || {
-        let (status, body) = healthz(&addr);
-        (status == 503).then_some(body)
-    });
-    let held_from = server.requests_for("/feed.xml").len();
+    set_file_size_limit(world.daemon.pid(), 1);
+    world.add_article();
+    let failing = world.wait_unhealthy();
+    let held_from = world.server.requests_for("/feed.xml").len();
     let held_at = Instant::now();
     std::thread::sleep(Duration::from_secs(6));
-    let requests_while_full = server.requests_for("/feed.xml").len() - held_from;
+    let requests_while_full = world.server.requests_for("/feed.xml").len() - held_from;
     let held_for = held_at.elapsed();
-    let alive = daemon.is_running();
+    let alive = world.daemon.is_running();
 
     // Space returns.
-    set_file_size_limit(daemon.pid(), libc::RLIM_INFINITY);
-    let resumed = daemon.poll_until(Duration::from_secs(40), Duration::from_millis(100), || {
-        let stored = try_open_db(&db).is_some_and(|c| count(&c, "articles") == 2);
-        (stored && healthz(&addr).0 == 200).then_some(())
-    });
-    let (exit, _) = daemon.terminate(Duration::from_secs(15));
+    set_file_size_limit(world.daemon.pid(), libc::RLIM_INFINITY);
+    let resumed = world.wait_resumed();
+    let (exit, _) = world.daemon.terminate(Duration::from_secs(15));
 
+    let daemon = &world.daemon;
     let mut soft = Soft::new();
     soft.check(
         failing
@@ -154,57 +197,20 @@ fn set_immutable(db: &std::path::Path, on: bool) -> bool {
 
 #[test]
 fn a_read_only_database_pauses_the_daemon_and_it_resumes_when_writable() {
-    let server = TestServer::start();
-    server.set(
-        "/feed.xml",
-        Route::rss(mini_rss(
-            "快讯",
-            &[("央行开展逆回购操作", "http://news.example.org/a/1.html")],
-        )),
-    );
-    let dir = tempdir();
-    let db = db_path(dir.path());
-    let addr = format!("127.0.0.1:{}", free_port());
-    let mut cfg = daemon_config(&DaemonOpts {
-        interval: "1s".into(),
-        min_interval: "1s".into(),
-        max_backoff: "2s".into(),
-        metrics_listen: Some(addr.clone()),
-        ..DaemonOpts::default()
-    });
-    cfg.push_str(&feed_source("news", &server.url("/feed.xml"), "c", &[]));
-    let config = write_config(dir.path(), &cfg);
-    let mut daemon = Daemon::start(&config);
-    let stored = daemon.poll_until(Duration::from_secs(20), Duration::from_millis(50), || {
-        try_open_db(&db).filter(|c| count(c, "articles") == 1).map(|_| ())
-    });
-    assert!(stored.is_some(), "first poll stored\n{}", daemon.diag());
+    let mut world = World::start(|_| {});
+    let db = world.db();
     if !set_immutable(&db, true) {
         set_immutable(&db, false);
         eprintln!("chattr +i is not available here (needs root and ext4/xfs/btrfs): test skipped");
         return;
     }
-    server.set(
-        "/feed.xml",
-        Route::rss(mini_rss(
-            "快讯",
-            &[
-                ("央行开展逆回购操作", "http://news.example.org/a/1.html"),
-                ("统计局发布工业数据", "http://news.example.org/a/2.html"),
-            ],
-        )),
-    );
-    let failing = daemon.poll_until(Duration::from_secs(20), Duration::from_millis(100), || {
-        let (status, body) = healthz(&addr);
-        (status == 503).then_some(body)
-    });
-    let alive = daemon.is_running();
+    world.add_article();
+    let failing = world.wait_unhealthy();
+    let alive = world.daemon.is_running();
     set_immutable(&db, false);
-    let resumed = daemon.poll_until(Duration::from_secs(40), Duration::from_millis(100), || {
-        let stored = try_open_db(&db).is_some_and(|c| count(&c, "articles") == 2);
-        (stored && healthz(&addr).0 == 200).then_some(())
-    });
-    let (exit, _) = daemon.terminate(Duration::from_secs(15));
+    let resumed = world.wait_resumed();
+    let (exit, _) = world.daemon.terminate(Duration::from_secs(15));
+    let daemon = &world.daemon;
     let mut soft = Soft::new();
     soft.check(failing.is_some(), || {
         format!(
