@@ -232,11 +232,50 @@ fn read_and_normalize(
         dedup,
     };
     let published = items.iter().filter_map(|e| e.published.map(|p| p.utc)).collect();
-    let listed = items
+    let mut listed: Vec<(Entry, Article)> = items
         .into_iter()
         .filter_map(|entry| normalize::normalize(entry.clone(), &normalize_context).map(|a| (entry, a)))
         .collect();
+    unshare_url_keys(&source.name, &mut listed);
     Ok((listed, published))
+}
+
+/// CONTRACT §6 *Entry identity inside one document*: a `url:` key identifies an entry only
+/// when no other entry of the same document, with a different guid, has the same
+/// normalized URL — a blog whose items differ only by `#fragment`, a podcast whose episodes
+/// all link to its home page. Those entries fall back to their `guid:` key (then `hash:`).
+/// The same item listed twice (same guid) keeps its `url:` key.
+fn unshare_url_keys(source: &str, listed: &mut [(Entry, Article)]) {
+    let mut guids_by_key: std::collections::HashMap<&str, HashSet<Option<&str>>> =
+        std::collections::HashMap::new();
+    for (_, article) in listed.iter() {
+        if article.dedup_key.starts_with("url:") {
+            guids_by_key
+                .entry(article.dedup_key.as_str())
+                .or_default()
+                .insert(article.entry_guid.as_deref());
+        }
+    }
+    let shared: HashSet<String> = guids_by_key
+        .into_iter()
+        .filter(|(_, guids)| guids.len() > 1)
+        .map(|(key, _)| key.to_owned())
+        .collect();
+    if shared.is_empty() {
+        return;
+    }
+    for (_, article) in listed.iter_mut().filter(|(_, a)| shared.contains(&a.dedup_key)) {
+        let published = article.published.map(|p| crate::dates::format_utc(p.utc));
+        article.dedup_key = crate::dedup::dedup_key(
+            None,
+            None,
+            source,
+            article.entry_guid.as_deref(),
+            &article.title,
+            published.as_deref(),
+        );
+    }
+    tracing::debug!(urls = shared.len(), "entries sharing a URL keyed by their guids");
 }
 
 /// Commits a batch of a poll before its end, counting its requests in the metrics (the
