@@ -5,8 +5,9 @@
 //! publisher's offset and the time's precision survive (feed-rs keeps only UTC).
 
 use std::collections::HashMap;
+use std::collections::HashSet;
 use std::panic::AssertUnwindSafe;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
@@ -71,6 +72,7 @@ pub fn parse(
     let lookup = |utc: Option<DateTime<Utc>>| utc.and_then(|t| seen.get(&t.timestamp()).copied());
 
     let feed_language = feed.language.clone();
+    let not_permalinks = guids_not_permalinks(&text);
     let entries = feed
         .entries
         .into_iter()
@@ -89,7 +91,15 @@ pub fn parse(
                 .find(|l| l.rel.as_deref().is_none_or(|r| r == "alternate"))
                 .or_else(|| e.links.first())
                 .map(|l| l.href.trim().to_owned())
-                .filter(|l| !l.is_empty());
+                .filter(|l| !l.is_empty())
+                // RSS: a guid is the item's permalink unless it says isPermaLink="false".
+                .or_else(|| {
+                    let guid = e.id.trim();
+                    (guid.starts_with("http://") || guid.starts_with("https://"))
+                        .then_some(guid)
+                        .filter(|g| !not_permalinks.contains(*g))
+                        .map(str::to_owned)
+                });
             Entry {
                 guid: Some(e.id).filter(|id| !id.trim().is_empty()),
                 info_code: None,
@@ -97,11 +107,7 @@ pub fn parse(
                 title: e.title.map(|t| t.content),
                 published,
                 updated: lookup(e.updated),
-                author: e
-                    .authors
-                    .first()
-                    .and_then(|p| p.name.clone())
-                    .filter(|n| !n.trim().is_empty()),
+                author: e.authors.first().and_then(author_of),
                 media: e
                     .source
                     .filter(|s| !s.trim().is_empty())
@@ -119,6 +125,42 @@ pub fn parse(
         })
         .collect();
     Ok(entries)
+}
+
+/// An author as people read it: the name, without the parentheses RSS puts around it in
+/// `joe@example.com (Joe Bloggs)`; an e-mail address alone when that is all there is.
+fn author_of(person: &feed_rs::model::Person) -> Option<String> {
+    let name = person.name.as_deref().map(str::trim).unwrap_or_default();
+    let name = name
+        .strip_prefix('(')
+        .and_then(|n| n.strip_suffix(')'))
+        .unwrap_or(name)
+        .trim();
+    if !name.is_empty() {
+        return Some(name.to_owned());
+    }
+    person
+        .email
+        .as_deref()
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+        .map(str::to_owned)
+}
+
+/// The RSS guids marked `isPermaLink="false"` (feed-rs does not keep the attribute): one
+/// linear pass of a regex over the document.
+fn guids_not_permalinks(text: &str) -> HashSet<String> {
+    static GUID: LazyLock<Option<regex::Regex>> = LazyLock::new(|| {
+        regex::Regex::new(r#"(?i)<guid\b[^>]*\bisPermaLink\s*=\s*["']false["'][^>]*>\s*([^<]*?)\s*</guid>"#)
+            .ok()
+    });
+    let Some(guid) = GUID.as_ref() else {
+        return HashSet::new();
+    };
+    guid.captures_iter(text)
+        .filter_map(|c| c.get(1))
+        .map(|m| m.as_str().to_owned())
+        .collect()
 }
 
 /// The text of a caught panic's payload.
@@ -199,5 +241,43 @@ mod tests {
             now(),
         );
         assert!(result.is_err());
+    }
+
+    /// RSS 2.0 §guid: a guid is the permalink unless isPermaLink="false"; `<author>` is an
+    /// e-mail address with the name in parentheses (values written by hand).
+    #[test]
+    fn permalink_guids_and_rss_authors() {
+        let xml = r#"<?xml version="1.0"?>
+<rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/"><channel><title>t</title>
+<item><title>a</title><guid>http://example.org/p/1</guid><author>joe@example.com (Joe Bloggs)</author></item>
+<item><title>b</title><guid isPermaLink="true">https://example.org/p/2</guid><author>joe@example.com</author></item>
+<item><title>c</title><guid isPermaLink="false">http://example.org/p/3</guid><dc:creator>张三</dc:creator></item>
+<item><title>d</title><link>http://example.org/d</link><guid>http://example.org/p/4</guid></item>
+<item><title>e</title><guid>tag:example.org,2022:5</guid></item>
+</channel></rss>"#;
+        let entries =
+            parse(xml.as_bytes(), None, "http://example.org/", chrono_tz::UTC, now()).expect("valid feed");
+        let links: Vec<Option<&str>> = entries.iter().map(|e| e.link.as_deref()).collect();
+        assert_eq!(
+            links,
+            vec![
+                Some("http://example.org/p/1"),
+                Some("https://example.org/p/2"),
+                None,
+                Some("http://example.org/d"),
+                None
+            ]
+        );
+        let authors: Vec<Option<&str>> = entries.iter().map(|e| e.author.as_deref()).collect();
+        assert_eq!(
+            authors,
+            vec![
+                Some("Joe Bloggs"),
+                Some("joe@example.com"),
+                Some("张三"),
+                None,
+                None
+            ]
+        );
     }
 }
