@@ -73,11 +73,25 @@ pub fn parse(
 
     let feed_language = feed.language.clone();
     let not_permalinks = guids_not_permalinks(&text);
+    // Titles feed-rs does not read, by item position; used only when the positions agree.
+    let extra_titles = Some(item_titles(&text)).filter(|t| !t.is_empty() && t.len() == feed.entries.len());
     let entries = feed
         .entries
         .into_iter()
-        .map(|e| {
+        .enumerate()
+        .map(|(i, e)| {
             let published = lookup(e.published).or_else(|| lookup(e.updated));
+            let title = e
+                .title
+                .map(|t| t.content)
+                .filter(|t| !t.trim().is_empty())
+                .or_else(|| {
+                    e.media
+                        .iter()
+                        .find_map(|m| m.title.as_ref().map(|t| t.content.clone()))
+                        .filter(|t| !t.trim().is_empty())
+                })
+                .or_else(|| extra_titles.as_ref().and_then(|t| t.get(i).cloned().flatten()));
             let content = e.content.and_then(|c| {
                 let is_plain = c.content_type.to_string().starts_with("text/plain");
                 c.body.filter(|b| !b.trim().is_empty()).map(|body| {
@@ -104,7 +118,7 @@ pub fn parse(
                 guid: Some(e.id).filter(|id| !id.trim().is_empty()),
                 info_code: None,
                 link,
-                title: e.title.map(|t| t.content),
+                title,
                 published,
                 updated: lookup(e.updated),
                 author: e.authors.first().and_then(author_of),
@@ -160,6 +174,41 @@ fn guids_not_permalinks(text: &str) -> HashSet<String> {
     guid.captures_iter(text)
         .filter_map(|c| c.get(1))
         .map(|m| m.as_str().to_owned())
+        .collect()
+}
+
+/// For each `<item>`/`<entry>` in document order, its `dc:title` or bare `media:title`
+/// (decoded), which feed-rs does not read: items titled only that way would otherwise be
+/// dropped. One linear pass of two regexes.
+fn item_titles(text: &str) -> Vec<Option<String>> {
+    static ITEM: LazyLock<Option<regex::Regex>> =
+        LazyLock::new(|| regex::Regex::new(r"(?s)<(?:item|entry)\b[^>]*>(.*?)</(?:item|entry)>").ok());
+    static TITLE: LazyLock<Option<regex::Regex>> = LazyLock::new(|| {
+        regex::Regex::new(r"(?s)<(dc:title|media:title)\b[^>]*>(.*?)</(?:dc:title|media:title)>").ok()
+    });
+    // Most feeds have neither: no pass over them at all.
+    if !(text.contains("dc:title") || text.contains("media:title")) {
+        return Vec::new();
+    }
+    let (Some(item), Some(title)) = (ITEM.as_ref(), TITLE.as_ref()) else {
+        return Vec::new();
+    };
+    item.captures_iter(text)
+        .map(|c| {
+            let body = c.get(1).map_or("", |m| m.as_str());
+            title
+                .captures_iter(body)
+                .filter_map(|t| t.get(2))
+                .map(|m| {
+                    let raw = m.as_str().trim();
+                    let raw = raw
+                        .strip_prefix("<![CDATA[")
+                        .and_then(|r| r.strip_suffix("]]>"))
+                        .unwrap_or(raw);
+                    html_escape::decode_html_entities(raw.trim()).into_owned()
+                })
+                .find(|t| !t.trim().is_empty())
+        })
         .collect()
 }
 
@@ -277,6 +326,31 @@ mod tests {
                 Some("张三"),
                 None,
                 None
+            ]
+        );
+    }
+
+    /// Items titled only by `dc:title` or `media:title` keep their titles (feed-rs reads
+    /// neither); values written by hand.
+    #[test]
+    fn dc_and_media_titles() {
+        let xml = r#"<?xml version="1.0"?>
+<rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:media="http://search.yahoo.com/mrss/"><channel><title>t</title>
+<item><dc:title>只有 dc 标题 &amp; 更多</dc:title><link>http://example.org/1</link></item>
+<item><media:title><![CDATA[只有 media 标题]]></media:title><link>http://example.org/2</link></item>
+<item><media:content url="http://example.org/v.mp4"><media:title>内容里的标题</media:title></media:content><link>http://example.org/3</link></item>
+<item><title>普通标题</title><dc:title>不用这个</dc:title><link>http://example.org/4</link></item>
+</channel></rss>"#;
+        let entries =
+            parse(xml.as_bytes(), None, "http://example.org/", chrono_tz::UTC, now()).expect("valid feed");
+        let titles: Vec<Option<&str>> = entries.iter().map(|e| e.title.as_deref()).collect();
+        assert_eq!(
+            titles,
+            vec![
+                Some("只有 dc 标题 & 更多"),
+                Some("只有 media 标题"),
+                Some("内容里的标题"),
+                Some("普通标题")
             ]
         );
     }
