@@ -30,8 +30,8 @@ use crate::store::{
     StoreError,
 };
 
-/// A job is given up (`failed`) after this many attempts.
-pub const MAX_ATTEMPTS: u32 = 5;
+/// A job is given up (`failed`) after this many attempts (as a share link is).
+pub use crate::share::MAX_ATTEMPTS;
 
 /// Pages are committed in groups of this many as they arrive, so the memory a poll holds
 /// does not grow with the number of pages it fetches.
@@ -140,13 +140,8 @@ async fn work_one(context: &PollContext, source: Option<&SourceConfig>, job: &Pa
                 let attempts = job.attempts + 1;
                 tracing::info!(error = %e, attempts, "item page failed; retried later");
                 worked.update.error = Some(e.to_string());
-                if attempts >= MAX_ATTEMPTS {
-                    worked.update.state = ShareState::Failed;
-                } else {
-                    worked.update.state = ShareState::Pending;
-                    worked.update.next_attempt_at =
-                        Some(scheduler::after(Utc::now(), share::retry_delay(attempts, once)));
-                }
+                (worked.update.state, worked.update.next_attempt_at) =
+                    share::after_failed_attempt(attempts, once);
             }
         }
         worked

@@ -137,6 +137,19 @@ pub fn retry_delay(attempts: u32, once: bool) -> Duration {
     }
 }
 
+/// The state of owed work (a share link, a page job) after its `attempts`-th failed
+/// attempt: `pending` again after [`retry_delay`], or `failed` after [`MAX_ATTEMPTS`].
+pub fn after_failed_attempt(attempts: u32, once: bool) -> (ShareState, Option<chrono::DateTime<Utc>>) {
+    if attempts >= MAX_ATTEMPTS {
+        (ShareState::Failed, None)
+    } else {
+        (
+            ShareState::Pending,
+            Some(scheduler::after(Utc::now(), retry_delay(attempts, once))),
+        )
+    }
+}
+
 /// What a round of queue work did.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ShareRound {
@@ -307,14 +320,7 @@ async fn work_link(context: &PollContext, job: ShareLinkJob, once: bool) -> Resu
         None => {
             let attempts = job.attempts + 1;
             let error = errors.join("; ");
-            let (state, next_attempt_at) = if attempts >= MAX_ATTEMPTS {
-                (ShareState::Failed, None)
-            } else {
-                (
-                    ShareState::Pending,
-                    Some(scheduler::after(Utc::now(), retry_delay(attempts, once))),
-                )
-            };
+            let (state, next_attempt_at) = after_failed_attempt(attempts, once);
             tracing::info!(url = %job.url, attempts, state = state.as_str(), error, "share link attempt failed");
             ShareLinkUpdate {
                 url: job.url.clone(),
@@ -338,14 +344,7 @@ async fn work_link(context: &PollContext, job: ShareLinkJob, once: bool) -> Resu
         // the link failed, and is retried like a failed request.
         Err(e @ StoreError::Batch { .. }) => {
             let attempts = job.attempts + 1;
-            let (state, next_attempt_at) = if attempts >= MAX_ATTEMPTS {
-                (ShareState::Failed, None)
-            } else {
-                (
-                    ShareState::Pending,
-                    Some(scheduler::after(Utc::now(), retry_delay(attempts, once))),
-                )
-            };
+            let (state, next_attempt_at) = after_failed_attempt(attempts, once);
             tracing::warn!(url = %job.url, error = %e, "share link's article could not be stored");
             let mut failed = FetchBatch::empty(job.source_id, now);
             failed.attempts = kept_attempts;

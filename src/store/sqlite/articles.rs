@@ -88,6 +88,15 @@ fn add_alias(tx: &Connection, key: &str, id: i64) -> rusqlite::Result<()> {
     Ok(())
 }
 
+/// Gives article `id` the key `key` (its `info:` key), which no alias may then hold.
+fn rekey(tx: &Connection, id: i64, key: &str) -> rusqlite::Result<()> {
+    tx.prepare_cached("DELETE FROM article_aliases WHERE dedup_key = ?1")?
+        .execute([key])?;
+    tx.prepare_cached("UPDATE articles SET dedup_key = ?2 WHERE id = ?1")?
+        .execute(params![id, key])?;
+    Ok(())
+}
+
 /// Keeps `content` as revision `number` of article `id`.
 fn keep_revision(
     tx: &Connection,
@@ -138,10 +147,7 @@ pub(super) fn upsert_article(tx: &Connection, incoming: &Article, now: &str) -> 
         let info_key = format!("info:{code}");
         if stored.dedup_key != info_key {
             add_alias(tx, &stored.dedup_key, id)?;
-            tx.prepare_cached("DELETE FROM article_aliases WHERE dedup_key = ?1")?
-                .execute([&info_key])?;
-            tx.prepare_cached("UPDATE articles SET dedup_key = ?2 WHERE id = ?1")?
-                .execute(params![id, info_key])?;
+            rekey(tx, id, &info_key)?;
             stored.dedup_key = info_key;
         }
     }
@@ -233,10 +239,7 @@ fn join_rows(
             add_alias(tx, key, keep_id)?;
         }
     }
-    tx.prepare_cached("DELETE FROM article_aliases WHERE dedup_key = ?1")?
-        .execute([&info_key])?;
-    tx.prepare_cached("UPDATE articles SET dedup_key = ?2 WHERE id = ?1")?
-        .execute(params![keep_id, info_key])?;
+    rekey(tx, keep_id, &info_key)?;
     kept.dedup_key = info_key;
     tracing::info!(
         article = keep_id,
