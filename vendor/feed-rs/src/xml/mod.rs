@@ -604,6 +604,17 @@ impl NS {
             "http://purl.org/rss/1.0/" => NS::RSS,
             "http://www.w3.org/2005/Atom" => NS::Atom,
 
+            // Older namespaces real feeds still declare as their default: RSS 0.90's, the
+            // ones some RSS 2.0 generators put on <rss>, and Atom 0.3's.
+            "http://my.netscape.com/rdf/simple/0.9/"
+            | "http://channel.netscape.com/rdf/simple/0.9/"
+            | "http://backend.userland.com/rss2"
+            | "http://backend.userland.com/rss"
+            | "http://blogs.law.harvard.edu/tech/rss"
+            | "http://purl.org/rss/2.0/"
+            | "http://purl.org/net/rss1.1#" => NS::RSS,
+            "http://purl.org/atom/ns#" | "http://www.w3.org/2005/Atom/" => NS::Atom,
+
             // Extension namespaces
             "http://purl.org/rss/1.0/modules/content/" => NS::Content,
             "http://purl.org/dc/elements/1.1/" => NS::DublinCore,

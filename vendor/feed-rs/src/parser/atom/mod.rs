@@ -6,7 +6,7 @@ use crate::model::LinkTarget::CommentsFeed;
 use crate::model::{Category, Content, Entry, Feed, FeedType, Generator, Image, Link, Person, Text};
 use crate::parser::util;
 use crate::parser::util::if_some_then;
-use crate::parser::{ParseErrorKind, ParseFeedError, ParseFeedResult};
+use crate::parser::ParseFeedResult;
 use crate::parser::{Parser, common};
 use crate::xml::{Element, NS};
 
@@ -27,7 +27,7 @@ pub(crate) fn parse_feed<R: BufRead>(parser: &Parser, root: Element<R>) -> Parse
 
             (NS::Atom, "title") => feed.title = handle_text(child)?,
 
-            (NS::Atom, "updated") => if_some_then(child.child_as_text(), |text| feed.updated = parser.parse_timestamp(&text)),
+            (NS::Atom, "updated") | (NS::Atom, "modified") => if_some_then(child.child_as_text(), |text| feed.updated = parser.parse_timestamp(&text)),
 
             (NS::Atom, "author") => if_some_then(handle_person("author", child)?, |person| feed.authors.push(person)),
 
@@ -45,7 +45,7 @@ pub(crate) fn parse_feed<R: BufRead>(parser: &Parser, root: Element<R>) -> Parse
 
             (NS::Atom, "rights") => feed.rights = handle_text(child)?,
 
-            (NS::Atom, "subtitle") => feed.description = handle_text(child)?,
+            (NS::Atom, "subtitle") | (NS::Atom, "tagline") => feed.description = handle_text(child)?,
 
             (NS::Atom, "entry") => if_some_then(handle_entry(parser, child)?, |entry| feed.entries.push(entry)),
 
@@ -104,12 +104,7 @@ fn handle_content<R: BufRead>(element: Element<R>) -> ParseFeedResult<Option<Con
     if let Some(src) = element.attr_value("src") {
         // > If the "src" attribute is present, the "type" attribute SHOULD be provided and MUST be a MIME media type, rather than "text", "html", or "xhtml".
         let mime = match &content_type {
-            Some(ct) => ct.parse::<MediaTypeBuf>().map_err(|_| {
-                ParseFeedError::ParseError(ParseErrorKind::UnknownMimeType {
-                    position: element.buffer_pos,
-                    mime: ct.into(),
-                })
-            })?,
+            Some(ct) => ct.parse::<MediaTypeBuf>().unwrap_or_else(|_| MediaTypeBuf::new(names::TEXT, names::HTML)),
             None => {
                 // According to the spec the content type only SHOULD be provided.
                 // Unfortunately `Content` has media type as required. So we treat a missing type as text/html as that is probably the most common. Not to mention that `body` will be `None` so we are just providing a content type for nothing.
@@ -117,14 +112,8 @@ fn handle_content<R: BufRead>(element: Element<R>) -> ParseFeedResult<Option<Con
             }
         };
 
-        if element.child_as_text().is_some() {
-            // > If the "src" attribute is present, atom:content MUST be empty.
-            // `ParseFeedError` has no appropriate error type, so use `MissingContent` which is what would have been returned before support for `src` was added.
-            return Err(ParseFeedError::ParseError(ParseErrorKind::MissingContent {
-                position: element.buffer_pos,
-                reference: "non-empty atom:content with src",
-            }));
-        }
+        // > If the "src" attribute is present, atom:content MUST be empty. Where a publisher
+        // put text in it anyway, the text is ignored rather than the feed rejected.
 
         let content = Content {
             body: None,
@@ -145,66 +134,35 @@ fn handle_content<R: BufRead>(element: Element<R>) -> ParseFeedResult<Option<Con
     }
 
     // from http://www.atomenabled.org/developers/syndication/#contentElement
-    match content_type.as_deref() {
+    // A content element that is empty or unreadable skips the content, not the feed.
+    let ct = content_type.as_deref().map(|ct| ct.trim().to_ascii_lowercase());
+    match ct.as_deref() {
         // Should be handled as a text element per "In the most common case, the type attribute is either text, html, xhtml, in which case the content element is defined identically to other text constructs"
-        Some("text") | Some("html") | Some("xhtml") | Some("text/html") | None => {
-            let buffer_pos = element.buffer_pos;
-            handle_text(element)?
-                .map(|text| {
-                    let mut content = Content::default();
-                    content.body = Some(text.content);
-                    content.content_type = text.content_type;
-                    Some(content)
-                })
-                // The text is required for a text or HTML element
-                .ok_or(ParseFeedError::ParseError(ParseErrorKind::MissingContent {
-                    position: buffer_pos,
-                    reference: "content.text",
-                }))
-        }
+        // (Atom 0.3 wrote MIME types: text/plain, text/html, application/xhtml+xml.)
+        Some("text") | Some("html") | Some("xhtml") | Some("text/html") | Some("text/plain") | Some("application/xhtml+xml") | None => Ok(handle_text(element)?.map(|text| {
+            let mut content = Content::default();
+            content.body = Some(text.content);
+            content.content_type = text.content_type;
+            content
+        })),
 
         // XML per "Otherwise, if the type attribute ends in +xml or /xml, then an xml document of this type is contained inline."
-        Some(ct) if ct.ends_with(" +xml") || ct.ends_with("/xml") => {
-            let buffer_pos = element.buffer_pos;
-            handle_text(element)?
-                .map(|body| {
-                    let mut content = Content::default();
-                    content.body = Some(body.content);
-                    content.content_type = MediaTypeBuf::new(names::TEXT, names::XML);
-                    Some(content)
-                })
-                // The XML is required for an XML content element
-                .ok_or(ParseFeedError::ParseError(ParseErrorKind::MissingContent {
-                    position: buffer_pos,
-                    reference: "content.xml",
-                }))
-        }
+        Some(ct) if ct.ends_with("+xml") || ct.ends_with("/xml") => Ok(handle_text(element)?.map(|body| {
+            let mut content = Content::default();
+            content.body = Some(body.content);
+            content.content_type = MediaTypeBuf::new(names::TEXT, names::XML);
+            content
+        })),
 
         // Escaped text per "Otherwise, if the type attribute starts with text, then an escaped document of this type is contained inline." and
         // also handles base64 encoded document of the indicated mime type per "Otherwise, a base64 encoded document of the indicated media type is contained inline."
         Some(ct) => {
-            if let Ok(mime) = ct.parse::<MediaTypeBuf>() {
-                element
-                    .child_as_text()
-                    .map(|body| {
-                        let content = Content {
-                            body: Some(body),
-                            content_type: mime,
-                            ..Default::default()
-                        };
-                        Some(content)
-                    })
-                    // The text is required for an inline text or base64 element
-                    .ok_or(ParseFeedError::ParseError(ParseErrorKind::MissingContent {
-                        position: element.buffer_pos,
-                        reference: "content.inline",
-                    }))
-            } else {
-                Err(ParseFeedError::ParseError(ParseErrorKind::UnknownMimeType {
-                    position: element.buffer_pos,
-                    mime: ct.into(),
-                }))
-            }
+            let mime = ct.parse::<MediaTypeBuf>().unwrap_or_else(|_| MediaTypeBuf::new(names::TEXT, names::PLAIN));
+            Ok(element.child_as_text().map(|body| Content {
+                body: Some(body),
+                content_type: mime,
+                ..Default::default()
+            }))
         }
     }
 }
@@ -216,6 +174,7 @@ fn handle_entry<R: BufRead>(parser: &Parser, element: Element<R>) -> ParseFeedRe
 
     // Parse the entry
     let mut entry = Entry::default();
+    let mut created = None;
     for child in element.children() {
         let child = child?;
         match child.ns_and_tag() {
@@ -224,7 +183,8 @@ fn handle_entry<R: BufRead>(parser: &Parser, element: Element<R>) -> ParseFeedRe
 
             (NS::Atom, "title") => entry.title = handle_text(child)?,
 
-            (NS::Atom, "updated") => if_some_then(child.child_as_text(), |text| entry.updated = parser.parse_timestamp(&text)),
+            // Atom 0.3 called it <modified>.
+            (NS::Atom, "updated") | (NS::Atom, "modified") => if_some_then(child.child_as_text(), |text| entry.updated = parser.parse_timestamp(&text)),
 
             (NS::Atom, "author") => if_some_then(handle_person("author", child)?, |person| entry.authors.push(person)),
 
@@ -243,7 +203,11 @@ fn handle_entry<R: BufRead>(parser: &Parser, element: Element<R>) -> ParseFeedRe
             (NS::Atom, "contributor") => if_some_then(handle_person("contributor", child)?, |person| entry.contributors.push(person)),
 
             // Some feeds have "pubDate" instead of "published"
-            (NS::Atom, "published") | (NS::Atom, "pubDate") => if_some_then(child.child_as_text(), |text| entry.published = parser.parse_timestamp(&text)),
+            // Atom 0.3 called it <issued>.
+            (NS::Atom, "published") | (NS::Atom, "pubDate") | (NS::Atom, "issued") => if_some_then(child.child_as_text(), |text| entry.published = parser.parse_timestamp(&text)),
+
+            // Atom 0.3 <created>: the publication time only when nothing says better.
+            (NS::Atom, "created") => if_some_then(child.child_as_text(), |text| created = parser.parse_timestamp(&text)),
 
             (NS::Atom, "rights") => entry.rights = handle_text(child)?,
 
@@ -258,6 +222,10 @@ fn handle_entry<R: BufRead>(parser: &Parser, element: Element<R>) -> ParseFeedRe
             // Nothing required for unknown elements
             _ => {}
         }
+    }
+
+    if entry.published.is_none() {
+        entry.published = created;
     }
 
     // Handle completion of an entry, potentially emitting media objects if we've found them along the way
@@ -341,7 +309,8 @@ fn handle_person<R: BufRead>(role: &str, element: Element<R>) -> ParseFeedResult
         match (tag_name, child_text) {
             // Extract the fields from the spec
             ("name", Some(name)) => maybe_name = Some(name),
-            ("uri", uri) => maybe_uri = uri,
+            // Atom 0.3 called it <url>.
+            ("uri", uri) | ("url", uri) => maybe_uri = uri,
             ("email", email) => maybe_email = email,
 
             // Nothing required for unknown elements
@@ -366,43 +335,33 @@ fn handle_person<R: BufRead>(role: &str, element: Element<R>) -> ParseFeedResult
 
 // Directly handles an Atom <title>, <summary>, <rights> or <subtitle> element
 pub(crate) fn handle_text<R: BufRead>(element: Element<R>) -> ParseFeedResult<Option<Text>> {
-    // Find type, defaulting to "text" if not present
-    let type_attr = element.attributes.iter().find(|a| &a.name == "type").map_or("text", |a| a.value.as_str());
+    // Find type, defaulting to "text" if not present. Atom 0.3 wrote MIME types here
+    // ("text/plain", "text/html", "application/xhtml+xml") and a `mode`.
+    let type_attr = element.attributes.iter().find(|a| &a.name == "type").map_or("text", |a| a.value.as_str()).trim().to_ascii_lowercase();
+    let mode = element.attr_value("mode").map(|m| m.trim().to_ascii_lowercase());
 
-    let position = element.buffer_pos;
-    match type_attr {
-        "text" => {
-            let s = element
-                .child_as_text_sloppy()?
-                .ok_or(ParseFeedError::ParseError(ParseErrorKind::MissingContent { position, reference: "text" }))?;
-
-            let mut text = Text::new(s);
-            text.content_type = MediaTypeBuf::new(names::TEXT, names::PLAIN);
-            Ok(Some(text))
-        }
-        "html" | "text/html" => {
-            let s = element
-                .child_as_text_sloppy()?
-                .ok_or(ParseFeedError::ParseError(ParseErrorKind::MissingContent { position, reference: "text" }))?;
-
+    // Atom 0.3 base64 content: not text we can show; the field is skipped, not the feed.
+    if mode.as_deref() == Some("base64") {
+        return Ok(None);
+    }
+    // An empty or unreadable text construct skips that field (a real feed's empty
+    // <summary/> must not reject the whole feed).
+    match type_attr.as_str() {
+        "html" | "text/html" => Ok(element.child_as_text_sloppy()?.map(|s| {
             let mut text = Text::new(s);
             text.content_type = MediaTypeBuf::new(names::TEXT, names::HTML);
-            Ok(Some(text))
-        }
-        "xhtml" => {
-            let xml = element
-                .children_as_xhtml()?
-                .ok_or(ParseFeedError::ParseError(ParseErrorKind::MissingContent { position, reference: "text" }))?;
-
+            text
+        })),
+        "xhtml" | "application/xhtml+xml" => Ok(element.children_as_xhtml()?.map(|xml| {
             let mut text = Text::new(xml);
             text.content_type = MediaTypeBuf::new(names::APPLICATION, names::XHTML);
-            Ok(Some(text))
-        }
-
-        // Unknown content type
-        _ => Err(ParseFeedError::ParseError(ParseErrorKind::UnknownMimeType {
-            position,
-            mime: type_attr.into(),
+            text
+        })),
+        // "text", "text/plain" and any type we do not know: read as plain text.
+        _ => Ok(element.child_as_text_sloppy()?.map(|s| {
+            let mut text = Text::new(s);
+            text.content_type = MediaTypeBuf::new(names::TEXT, names::PLAIN);
+            text
         })),
     }
 }

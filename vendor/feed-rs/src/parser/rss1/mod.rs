@@ -123,11 +123,22 @@ fn handle_item<R: BufRead>(parser: &Parser, element: Element<R>) -> ParseFeedRes
         }
     }
 
-    // If we found at least 1 link
-    Ok(if !entry.links.is_empty() {
+    // RSS 1.0 names each item by its rdf:about, which is the item's URL: it is the
+    // link when the item has no <link> (upstream dropped such items), and the id.
+    let about = element.attributes.iter().find(|a| a.name == "about" || a.name.ends_with(":about")).map(|a| a.value.trim().to_owned()).filter(|a| !a.is_empty());
+    if let Some(about) = about {
+        if entry.links.is_empty() && (about.starts_with("http://") || about.starts_with("https://")) {
+            entry.links.push(Link::new(about.clone(), element.xml_base.as_ref()));
+        }
+        if entry.id.is_empty() {
+            entry.id = about;
+        }
+    }
+
+    // An item with neither a link nor a title or description names nothing.
+    Ok(if !entry.links.is_empty() || entry.title.is_some() || entry.summary.is_some() || entry.content.is_some() {
         Some(entry)
     } else {
-        // No point returning anything if we are missing a destination
         None
     })
 }

@@ -88,6 +88,26 @@ fn handle_category<R: BufRead>(element: Element<R>) -> Option<Category> {
 }
 
 // Handles <author>, <managingEditor> and <webMaster>
+// Handles an item's <author>: RSS text (`joe@example.com (Joe)`), or child elements
+// `<name>`/`<email>`/`<uri>` as some feeds write it.
+fn handle_rss_author<R: BufRead>(element: Element<R>) -> ParseFeedResult<Option<Person>> {
+    if let Some(text) = element.child_as_text().filter(|t| !t.trim().is_empty()) {
+        return Ok(Some(Person::parse(&text).role("author")));
+    }
+    let mut person = Person::empty();
+    for child in element.children() {
+        let child = child?;
+        let text = child.child_as_text().map(|t| t.trim().to_owned()).filter(|t| !t.is_empty());
+        match child.name.as_str() {
+            "name" => person.name = text,
+            "email" => person.email = text,
+            "uri" | "url" => person.uri = text,
+            _ => {}
+        }
+    }
+    Ok((person.name.is_some() || person.email.is_some()).then(|| person.role("author")))
+}
+
 fn handle_contact<R: BufRead>(role: &str, element: Element<R>) -> Option<Person> {
     element.child_as_text().map(|text| Person::parse(&text).role(role))
 }
@@ -203,6 +223,10 @@ fn handle_content_encoded<R: BufRead>(element: Element<R>) -> ParseFeedResult<Op
 fn handle_item<R: BufRead>(parser: &Parser, element: Element<R>) -> ParseFeedResult<Option<Entry>> {
     let mut entry = Entry::default();
 
+    let mut pub_date = None;
+    let mut dc_date = None;
+    let mut itunes_author = None;
+
     // Instances for enclosure, iTunes + Podcasts
     let mut enclosure_media_obj = MediaObject::new(MediaObjectSource::RSS);
     let mut itunes_media_obj = MediaObject::new(MediaObjectSource::ITunes);
@@ -216,11 +240,22 @@ fn handle_item<R: BufRead>(parser: &Parser, element: Element<R>) -> ParseFeedRes
         match child.ns_and_tag() {
             (NS::RSS, "title") => entry.title = common::handle_text(child),
 
-            (NS::RSS, "link") => if_some_then(common::handle_link(None, child), |link| entry.links.push(link)),
+            // <link>URL</link>, or the <link href="URL"/> some generators write.
+            (NS::RSS, "link") => {
+                let href = child.attr_value("href");
+                match common::handle_link(None, child) {
+                    Some(link) if !link.href.trim().is_empty() => entry.links.push(link),
+                    _ => if_some_then(href.filter(|h| !h.trim().is_empty()), |h| entry.links.push(Link::new(h, None))),
+                }
+            }
+
+            // An Atom link inside an RSS item (rel="alternate" or none is the item's link).
+            (NS::Atom, "link") => if_some_then(atom::handle_link(child), |link| entry.links.push(link)),
 
             (NS::RSS, "description") => entry.summary = common::handle_encoded(child)?,
 
-            (NS::RSS, "author") => if_some_then(handle_contact("author", child), |person| entry.authors.push(person)),
+            // <author>joe@example.com (Joe)</author>, or an Atom-style <author><name>Joe</name></author>.
+            (NS::RSS, "author") | (NS::Atom, "author") => if_some_then(handle_rss_author(child)?, |person| entry.authors.push(person)),
 
             (NS::RSS, "category") => if_some_then(handle_category(child), |category| entry.categories.push(category)),
 
@@ -228,13 +263,32 @@ fn handle_item<R: BufRead>(parser: &Parser, element: Element<R>) -> ParseFeedRes
 
             (NS::RSS, "enclosure") => handle_enclosure(child, &mut enclosure_media_obj),
 
-            (NS::RSS, "pubDate") | (NS::DublinCore, "date") => entry.published = common::handle_timestamp(parser, child),
+            // Publication time: pubDate (or an Atom published) before dc:date, whatever
+            // their order in the item; dc:date before an updated time.
+            (NS::RSS, "pubDate") | (NS::Atom, "published") => if_some_then(common::handle_timestamp(parser, child), |t| {
+                if pub_date.is_none() {
+                    pub_date = Some(t)
+                }
+            }),
+            (NS::DublinCore, "date") => if_some_then(common::handle_timestamp(parser, child), |t| {
+                if dc_date.is_none() {
+                    dc_date = Some(t)
+                }
+            }),
 
-            (NS::RSS, "updated") | (NS::Atom, "updated") => entry.updated = common::handle_timestamp(parser, child),
+            (NS::RSS, "updated") | (NS::Atom, "updated") | (NS::DublinCore, "modified") => entry.updated = common::handle_timestamp(parser, child),
 
             (NS::Content, "encoded") => entry.content = handle_content_encoded(child)?,
 
             (NS::DublinCore, "creator") => if_some_then(child.child_as_text(), |name| entry.authors.push(Person::parse(&name).role("creator"))),
+
+            // The episode's author, after the item's own authors (podcasts rarely write others).
+            (NS::Itunes, "author") => {
+                if let Some(name) = child.child_as_text().filter(|n| !n.trim().is_empty()) {
+                    itunes_author = Some(Person::parse(&name).role("itunes:author"));
+                }
+                handle_itunes_item_element(child, &mut itunes_media_obj)?
+            }
 
             // iTunes elements populate the corresponding MediaObject
             (NS::Itunes, _) => handle_itunes_item_element(child, &mut itunes_media_obj)?,
@@ -270,9 +324,11 @@ fn handle_item<R: BufRead>(parser: &Parser, element: Element<R>) -> ParseFeedRes
     // Post-process the media objects
     postprocess_media(&mut entry.media);
 
-    // If we have a published date, copy this to updated too for consistency
-    if entry.updated.is_none() && entry.published.is_some() {
-        entry.updated = entry.published;
+    entry.published = pub_date.or(dc_date);
+    // The updated time stays what the item says: a consumer must be able to tell an edit
+    // from a publication (upstream copied the published time here).
+    if let Some(person) = itunes_author {
+        entry.authors.push(person);
     }
 
     // Remove any comment links that simply target the entry
