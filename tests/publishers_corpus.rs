@@ -116,15 +116,30 @@ fn the_oracle_agrees_with_the_hand_written_values() {
     for h in &HAND {
         let want = expected(h.file);
         assert_eq!(want.title_collapsed, h.title, "{}: title", h.file);
-        assert_eq!(want.published_at.as_deref(), Some(h.published_at), "{}: published_at", h.file);
+        assert_eq!(
+            want.published_at.as_deref(),
+            Some(h.published_at),
+            "{}: published_at",
+            h.file
+        );
         assert_eq!(
             want.outlet.as_deref().unwrap_or(COLUMN_MEDIA),
             h.media,
             "{}: outlet",
             h.file
         );
-        assert_eq!(want.text.first().map(String::as_str), Some(h.first_line), "{}: first line", h.file);
-        assert_eq!(want.text.last().map(String::as_str), Some(h.last_line), "{}: last line", h.file);
+        assert_eq!(
+            want.text.first().map(String::as_str),
+            Some(h.first_line),
+            "{}: first line",
+            h.file
+        );
+        assert_eq!(
+            want.text.last().map(String::as_str),
+            Some(h.last_line),
+            "{}: last line",
+            h.file
+        );
         assert_eq!(want.text.len(), h.lines, "{}: lines", h.file);
     }
 }
@@ -176,10 +191,7 @@ fn twenty_corpus_posts_through_a_json_column_and_its_detail_endpoint() {
     codes.dedup();
     assert_eq!(codes.len(), 20, "twenty distinct articles");
     assert_eq!(
-        posts
-            .iter()
-            .filter(|p| expected_media(&p.file).is_some())
-            .count(),
+        posts.iter().filter(|p| expected_media(&p.file).is_some()).count(),
         6,
         "six posts name their outlet in a （文章来源：X） line"
     );
@@ -244,7 +256,11 @@ timezone = "Asia/Shanghai"
         };
         let want = expected(&p.file);
         soft.eq(a.title.as_str(), want.title_collapsed.as_str(), &what("title"));
-        soft.eq(a.published_at.clone(), want.published_at.clone(), &what("published_at"));
+        soft.eq(
+            a.published_at.clone(),
+            want.published_at.clone(),
+            &what("published_at"),
+        );
         soft.eq(
             a.published_local.clone(),
             want.published_local.clone(),
@@ -254,14 +270,30 @@ timezone = "Asia/Shanghai"
         soft.eq(a.media.as_deref(), Some(media.as_str()), &what("media"));
         soft.check(!want.text.is_empty(), || format!("{} has body text", p.file));
         let got: Vec<&str> = a.content_text.as_deref().unwrap_or("").lines().collect();
-        soft.eq(got, want.text.iter().map(String::as_str).collect(), &what("content_text lines"));
+        soft.eq(
+            got,
+            want.text.iter().map(String::as_str).collect(),
+            &what("content_text lines"),
+        );
         if let Some(h) = HAND.iter().find(|h| h.file == p.file) {
             let text = a.content_text.as_deref().unwrap_or("");
             soft.eq(a.title.as_str(), h.title, &what("title (by hand)"));
-            soft.eq(a.published_at.as_deref(), Some(h.published_at), &what("published_at (by hand)"));
+            soft.eq(
+                a.published_at.as_deref(),
+                Some(h.published_at),
+                &what("published_at (by hand)"),
+            );
             soft.eq(a.media.as_deref(), Some(h.media), &what("media (by hand)"));
-            soft.eq(text.lines().next(), Some(h.first_line), &what("first line (by hand)"));
-            soft.eq(text.lines().last(), Some(h.last_line), &what("last line (by hand)"));
+            soft.eq(
+                text.lines().next(),
+                Some(h.first_line),
+                &what("first line (by hand)"),
+            );
+            soft.eq(
+                text.lines().last(),
+                Some(h.last_line),
+                &what("last line (by hand)"),
+            );
             soft.eq(text.lines().count(), h.lines, &what("line count (by hand)"));
         }
         soft.eq(a.summary.clone(), p.digest.clone(), &what("summary"));

@@ -141,8 +141,9 @@ fn check_reference_article(soft: &mut Soft, r: &Run) {
     let want = expected_text("reference_post.md");
     soft.eq(want.lines().count(), 15, "paragraphs of the seed body");
     soft.check(
-        want.starts_with("4月19日上午，在国新办举行的发布会上，工业和信息化部新闻发言人、运行监测协调局局长罗俊杰表示，")
-            && want.ends_with("大力挖掘消费潜力。\n（文章来源：证券日报网）"),
+        want.starts_with(
+            "4月19日上午，在国新办举行的发布会上，工业和信息化部新闻发言人、运行监测协调局局长罗俊杰表示，",
+        ) && want.ends_with("大力挖掘消费潜力。\n（文章来源：证券日报网）"),
         || format!("the oracle's text starts and ends as the seed: {want}"),
     );
     soft.check(a.content_text.as_deref() == Some(want.as_str()), || {
