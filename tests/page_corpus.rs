@@ -155,7 +155,10 @@ fn real_pages_are_read_as_a_reader_reads_them() {
             p.file
         ));
         if !title_ok {
-            report.push_str(&format!("    title   want {:?}\n            ours {:?}\n", p.title, a.title));
+            report.push_str(&format!(
+                "    title   want {:?}\n            ours {:?}\n",
+                p.title, a.title
+            ));
         }
         if !time_ok {
             report.push_str(&format!(
@@ -164,10 +167,16 @@ fn real_pages_are_read_as_a_reader_reads_them() {
             ));
         }
         if !outlet_ok {
-            report.push_str(&format!("    outlet  want {:?}\n            ours {:?}\n", p.outlet, a.media));
+            report.push_str(&format!(
+                "    outlet  want {:?}\n            ours {:?}\n",
+                p.outlet, a.media
+            ));
         }
         if !first_ok {
-            report.push_str(&format!("    body    first sentence missing: {:?}\n", p.body_first));
+            report.push_str(&format!(
+                "    body    first sentence missing: {:?}\n",
+                p.body_first
+            ));
         }
         if !last_ok {
             report.push_str(&format!("    body    last sentence missing: {:?}\n", p.body_last));
