@@ -79,7 +79,12 @@ fn feeds_dir() -> Option<PathBuf> {
         realfeeds_dir().join("feeds"),
     ]
     .into_iter()
-    .find(|p| p.is_dir() && std::fs::read_dir(p).map(|mut d| d.next().is_some()).unwrap_or(false))
+    .find(|p| {
+        p.is_dir()
+            && std::fs::read_dir(p)
+                .map(|mut d| d.next().is_some())
+                .unwrap_or(false)
+    })
 }
 
 #[derive(Debug, Clone)]
@@ -152,7 +157,10 @@ fn load_verdicts() -> HashMap<(String, String, String), String> {
             matches!(verdict.as_str(), "oracle-wrong" | "both-right" | "ours-wrong"),
             "verdicts.tsv: unknown verdict {verdict:?} in {line:?}"
         );
-        out.insert((cols[0].to_string(), cols[1].to_string(), cols[2].to_string()), verdict);
+        out.insert(
+            (cols[0].to_string(), cols[1].to_string(), cols[2].to_string()),
+            verdict,
+        );
     }
     out
 }
@@ -212,7 +220,11 @@ fn run_feed(path: &Path) -> RunResult {
     std::fs::write(&cfg, config).expect("write config");
     let out = run_once(&cfg);
     let mut res = RunResult {
-        exit: format!("{:?}{}", out.code, if out.timed_out { " (timed out)" } else { "" }),
+        exit: format!(
+            "{:?}{}",
+            out.code,
+            if out.timed_out { " (timed out)" } else { "" }
+        ),
         ..RunResult::default()
     };
     let db = db_path(dir.path());
@@ -242,7 +254,9 @@ fn run_feed(path: &Path) -> RunResult {
         .collect::<Result<Vec<_>, _>>()
         .expect("read articles");
     res.last_error = conn
-        .query_row("SELECT last_error FROM sources WHERE name = 'corpus'", [], |r| r.get(0))
+        .query_row("SELECT last_error FROM sources WHERE name = 'corpus'", [], |r| {
+            r.get(0)
+        })
         .unwrap_or(None);
     // entries_skipped / skip_reason are being added to `fetches`; read them when present.
     let cols = columns(&conn, "fetches");
@@ -257,7 +271,9 @@ fn run_feed(path: &Path) -> RunResult {
         "NULL"
     };
     let mut st = conn
-        .prepare(&format!("SELECT error, {skipped}, {reason} FROM fetches ORDER BY id"))
+        .prepare(&format!(
+            "SELECT error, {skipped}, {reason} FROM fetches ORDER BY id"
+        ))
         .expect("prepare fetches");
     let rows = st
         .query_map([], |r| {
@@ -325,19 +341,20 @@ fn nonempty(s: &Option<String>) -> Option<&str> {
 
 /// Finds the stored article of oracle entry `e`: by guid, else link, else title.
 fn match_entry<'a>(e: &OracleEntry, stored: &'a [Stored], used: &[bool]) -> Option<(usize, &'a Stored)> {
-    if let Some(id) = nonempty(&e.id) {
-        if let Some(i) = stored
+    if let Some(id) = nonempty(&e.id)
+        && let Some(i) = stored
             .iter()
             .position(|s| s.entry_guid.as_deref().map(str::trim) == Some(id))
-        {
-            return Some((i, &stored[i]));
-        }
+    {
+        return Some((i, &stored[i]));
     }
     if let Some(link) = nonempty(&e.link) {
-        if let Some(i) = stored.iter().position(|s| {
-            let l = norm_url(link);
-            s.url.as_deref().map(norm_url) == Some(l.clone()) || s.entry_url.as_deref().map(norm_url) == Some(l)
-        }) {
+        let l = norm_url(link);
+        let hit = stored.iter().position(|s| {
+            s.url.as_deref().map(norm_url).as_ref() == Some(&l)
+                || s.entry_url.as_deref().map(norm_url).as_ref() == Some(&l)
+        });
+        if let Some(i) = hit {
             return Some((i, &stored[i]));
         }
     }
@@ -382,11 +399,7 @@ fn real_feeds_agree_with_the_oracle() {
     };
     let oracle = load_oracle();
     let verdicts = load_verdicts();
-    let names: Vec<String> = oracle
-        .keys()
-        .filter(|n| dir.join(n).is_file())
-        .cloned()
-        .collect();
+    let names: Vec<String> = oracle.keys().filter(|n| dir.join(n).is_file()).cloned().collect();
     assert!(
         names.len() * 10 >= oracle.len() * 9,
         "only {} of the oracle's {} feeds are in {}",
@@ -458,7 +471,11 @@ fn real_feeds_agree_with_the_oracle() {
                     .or_else(|| verdicts.get(&any))
                     .cloned()
             };
-            let mut judge = |field: &'static str, ok: bool, oracle_v: &str, ours_v: &str, tally: &mut BTreeMap<&str, Tally>| {
+            let mut judge = |field: &'static str,
+                             ok: bool,
+                             oracle_v: &str,
+                             ours_v: &str,
+                             tally: &mut BTreeMap<&str, Tally>| {
                 let ok = ok || {
                     match key_of(field).as_deref() {
                         Some("oracle-wrong") | Some("both-right") => {
@@ -469,13 +486,19 @@ fn real_feeds_agree_with_the_oracle() {
                     }
                 };
                 if !ok {
-                    disagreements.push(format!("{name}\t#{idx}\t{field}\toracle={oracle_v:?}\tours={ours_v:?}"));
+                    disagreements.push(format!(
+                        "{name}\t#{idx}\t{field}\toracle={oracle_v:?}\tours={ours_v:?}"
+                    ));
                 }
                 tally.get_mut(field).unwrap().add(ok);
             };
             let Some((i, s)) = match_entry(e, &res.stored, &used) else {
                 missing += 1;
-                let ident = e.id.clone().or(e.link.clone()).or(e.title.clone()).unwrap_or_default();
+                let ident =
+                    e.id.clone()
+                        .or(e.link.clone())
+                        .or(e.title.clone())
+                        .unwrap_or_default();
                 judge("entries", false, &ident, "<not stored>", &mut tally);
                 continue;
             };
@@ -516,7 +539,8 @@ fn real_feeds_agree_with_the_oracle() {
                 res.skip_reasons
             ));
         }
-        if missing > 0 && res.last_error.is_none() && res.entries_skipped == 0 && res.skip_reasons.is_empty() {
+        if missing > 0 && res.last_error.is_none() && res.entries_skipped == 0 && res.skip_reasons.is_empty()
+        {
             silent_drops.push(format!(
                 "{name} ({}): {missing} of {} entries not stored, no error or skip recorded (exit {})",
                 feed.version,
@@ -526,7 +550,12 @@ fn real_feeds_agree_with_the_oracle() {
         }
     }
 
-    println!("\n== feed corpus: {} feeds ({} counted) from {}", names.len(), by_version.values().map(|v| v.1).sum::<usize>(), dir.display());
+    println!(
+        "\n== feed corpus: {} feeds ({} counted) from {}",
+        names.len(),
+        by_version.values().map(|v| v.1).sum::<usize>(),
+        dir.display()
+    );
     println!("{:<10} {:>6} {:>8}", "version", "feeds", "counted");
     for (v, (n, c)) in &by_version {
         println!("{:<10} {:>6} {:>8}", if v.is_empty() { "?" } else { v }, n, c);
@@ -534,7 +563,13 @@ fn real_feeds_agree_with_the_oracle() {
     println!("\n{:<10} {:>7} {:>7} {:>8}", "field", "agreed", "total", "%");
     for f in fields {
         let t = tally[f];
-        println!("{:<10} {:>7} {:>7} {:>7.1}%", f, t.agreed, t.total, 100.0 * t.rate());
+        println!(
+            "{:<10} {:>7} {:>7} {:>7.1}%",
+            f,
+            t.agreed,
+            t.total,
+            100.0 * t.rate()
+        );
     }
     println!("judged disagreements counted as agreement (verdicts.tsv): {judged}");
     println!("entries sharing an earlier entry's identity (fields not compared): {merged}");
@@ -550,7 +585,10 @@ fn real_feeds_agree_with_the_oracle() {
     for d in &silent_drops {
         println!("{d}");
     }
-    println!("\n== not counted (ill-formed per the oracle) ({}):", not_counted.len());
+    println!(
+        "\n== not counted (ill-formed per the oracle) ({}):",
+        not_counted.len()
+    );
     for d in &not_counted {
         println!("{d}");
     }
@@ -569,7 +607,15 @@ fn real_feeds_agree_with_the_oracle() {
         }
     }
     if silent_drops.len() > TARGETS.silent_drops {
-        failed.push(format!("silent drops: {} > {}", silent_drops.len(), TARGETS.silent_drops));
+        failed.push(format!(
+            "silent drops: {} > {}",
+            silent_drops.len(),
+            TARGETS.silent_drops
+        ));
     }
-    assert!(failed.is_empty(), "feed corpus below target: {}", failed.join("; "));
+    assert!(
+        failed.is_empty(),
+        "feed corpus below target: {}",
+        failed.join("; ")
+    );
 }
