@@ -95,7 +95,7 @@ fn time_matches(expected: &str, local: Option<&str>) -> bool {
 #[test]
 fn real_pages_are_read_as_a_reader_reads_them() {
     let pages = expectations();
-    assert!(pages.len() >= 25, "the corpus has {} pages", pages.len());
+    assert!(pages.len() >= 36, "the corpus has {} pages", pages.len());
 
     let server = TestServer::start();
     let mut urls = Vec::new();
