@@ -143,10 +143,8 @@ pub fn normalize_at(entry: Entry, source: &SourceContext<'_>, now: DateTime<Utc>
     let link = entry.link.as_deref().and_then(http_url);
     // An item that is only a link (a media item, a bookmark) is still an article: its URL
     // names it.
-    if title.is_empty() {
-        if let Some(url) = link.as_ref().filter(|_| content.is_none()) {
-            title = url.to_string();
-        }
+    if let Some(url) = link.as_ref().filter(|_| title.is_empty() && content.is_none()) {
+        title = url.to_string();
     }
     if title.is_empty() && content.is_none() {
         return None;

@@ -207,10 +207,10 @@ fn count_items(text: &str) -> usize {
     }
 }
 
-/// The author as people read it (the README's precedence): the first person with a name,
-/// in the document's order of author, `dc:creator`, `itunes:author` — the name without the
-/// parentheses RSS puts around it in `joe@example.com (Joe Bloggs)` — else the first e-mail
-/// address when that is all there is.
+/// The author as people read it (the README's precedence): the first name of an
+/// `<author>` (RSS `joe@example.com (Joe Bloggs)` gives `Joe Bloggs`), else of a
+/// `dc:creator`, else of an `itunes:author`, whatever their order in the item; else the
+/// first e-mail address when that is all there is.
 fn author_of(people: &[feed_rs::model::Person]) -> Option<String> {
     let name_of = |person: &feed_rs::model::Person| {
         let name = person.name.as_deref().map(str::trim).unwrap_or_default();
@@ -221,8 +221,16 @@ fn author_of(people: &[feed_rs::model::Person]) -> Option<String> {
             .trim();
         Some(name.to_owned()).filter(|n| !n.is_empty())
     };
-    people.iter().find_map(name_of).or_else(|| {
-        people
+    // feed-rs names the role of each person it read (the vendored parser adds itunes:author).
+    let rank = |person: &feed_rs::model::Person| match person.role.as_deref() {
+        Some("creator") => 1,
+        Some("itunes:author") => 2,
+        _ => 0,
+    };
+    let mut ranked: Vec<&feed_rs::model::Person> = people.iter().collect();
+    ranked.sort_by_key(|p| rank(p));
+    ranked.iter().find_map(|p| name_of(p)).or_else(|| {
+        ranked
             .iter()
             .filter_map(|p| p.email.as_deref().map(str::trim))
             .find(|e| !e.is_empty())
@@ -551,6 +559,7 @@ mod tests {
 <item><title>P2</title><atom:link rel="alternate" href="http://e.org/p2"/><atom:published>2022-04-18T10:00:00Z</atom:published><author><name>Named Author</name></author></item>
 <item><title>P3</title><link>http://e.org/p3</link><dc:date>2022-04-17T10:00:00+08:00</dc:date><atom:updated>2022-04-20T10:00:00Z</atom:updated><author>a@e.org</author><dc:creator>李四</dc:creator></item>
 <item><title>P4</title><link>http://e.org/p4</link><author>only@e.org</author></item>
+<item><title>P5</title><link>http://e.org/p5</link><dc:creator>Creator: www.e.org</dc:creator><itunes:author>Pod</itunes:author><author>The Author</author></item>
 </channel></rss>"#,
         );
         let got: Vec<_> = r
@@ -587,6 +596,7 @@ mod tests {
                     Some("李四")
                 ),
                 (Some("http://e.org/p4"), None, None, Some("only@e.org")),
+                (Some("http://e.org/p5"), None, None, Some("The Author")),
             ]
         );
     }

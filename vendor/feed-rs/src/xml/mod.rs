@@ -600,28 +600,27 @@ pub(crate) enum NS {
 impl NS {
     //noinspection HttpUrlsUsage
     fn parse(s: &str) -> NS {
-        match s {
-            "http://purl.org/rss/1.0/" => NS::RSS,
-            "http://www.w3.org/2005/Atom" => NS::Atom,
+        // Publishers vary the spelling of a namespace name (`https`, a trailing `/` or `#`,
+        // `DTDs` for `dtds`); they mean the same namespace, so they are compared without.
+        let key = s.trim();
+        let key = key.strip_prefix("http://").or_else(|| key.strip_prefix("https://")).unwrap_or(key);
+        let key = key.trim_end_matches(['/', '#']).to_ascii_lowercase();
+        match key.as_str() {
+            "purl.org/rss/1.0" => NS::RSS,
+            "www.w3.org/2005/atom" => NS::Atom,
 
             // Older namespaces real feeds still declare as their default: RSS 0.90's, the
             // ones some RSS 2.0 generators put on <rss>, and Atom 0.3's.
-            "http://my.netscape.com/rdf/simple/0.9/"
-            | "http://channel.netscape.com/rdf/simple/0.9/"
-            | "http://backend.userland.com/rss2"
-            | "http://backend.userland.com/rss"
-            | "http://blogs.law.harvard.edu/tech/rss"
-            | "http://purl.org/rss/2.0/"
-            | "http://purl.org/net/rss1.1#" => NS::RSS,
-            "http://purl.org/atom/ns#" | "http://www.w3.org/2005/Atom/" => NS::Atom,
+            "my.netscape.com/rdf/simple/0.9" | "channel.netscape.com/rdf/simple/0.9" | "backend.userland.com/rss2" | "backend.userland.com/rss" | "blogs.law.harvard.edu/tech/rss" | "purl.org/rss/2.0" | "purl.org/net/rss1.1" => NS::RSS,
+            "purl.org/atom/ns" => NS::Atom,
 
             // Extension namespaces
-            "http://purl.org/rss/1.0/modules/content/" => NS::Content,
-            "http://purl.org/dc/elements/1.1/" => NS::DublinCore,
-            "http://search.yahoo.com/mrss/" => NS::MediaRSS,
-            "http://www.itunes.com/dtds/podcast-1.0.dtd" => NS::Itunes,
-            "https://podcastindex.org/namespace/1.0" => NS::Podcast,
-            "http://wellformedweb.org/CommentAPI/" => NS::WellFormedWebComments,
+            "purl.org/rss/1.0/modules/content" => NS::Content,
+            "purl.org/dc/elements/1.1" => NS::DublinCore,
+            "search.yahoo.com/mrss" => NS::MediaRSS,
+            "www.itunes.com/dtds/podcast-1.0.dtd" => NS::Itunes,
+            "podcastindex.org/namespace/1.0" => NS::Podcast,
+            "wellformedweb.org/commentapi" => NS::WellFormedWebComments,
 
             // Everything else is ignored
             _ => NS::Unknown,
