@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use scraper::ElementRef;
 
 use super::Found;
-use super::page::{Page, text_of};
+use super::page::Page;
 use super::signals::{Measure, names_of};
 
 /// Characters of paragraph text a block needs to count as the article.
@@ -25,20 +25,11 @@ const POSITIVE_NAMES: &[&str] = &[
 
 pub(super) fn extract(page: &Page<'_>) -> Option<Found> {
     let body = main_body(page)?;
-    let signals = page.signals();
-    let title = page
-        .single_h1()
-        .or_else(|| {
-            page.doc
-                .select(&super::page::css("h1"))
-                .find(|h| signals.has_text(*h) && !signals.excluded(*h))
-                .map(text_of)
-        })
-        .or_else(|| page.doc_title());
+    let title = page.fallback_title();
     Some(Found {
         title,
         body: Some(body),
-        published: page.byline_date(),
+        // `finish` reads the byline's time.
         media: page.byline_media(),
         ..Found::default()
     })
