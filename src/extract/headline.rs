@@ -227,6 +227,31 @@ impl Page<'_> {
                 element: Some(id),
             });
         }
+        // A title that is only the site's name (one short part) is no headline; an
+        // unconfirmed h1 is better then.
+        let only_site = titles
+            .iter()
+            .all(|t| segments(t).len() <= 1 && (site_like(t, site.as_deref()) || key(t).len() <= 6));
+        // An element showing exactly the title's headline (old layouts set it in a
+        // `<th>`, `<td>` or `<font>`): the outermost one, first in the page.
+        if let Some(want) = best_title(&stripped)
+            .map(|t| key(&t))
+            .filter(|k| k.len() >= 4 && !only_site)
+        {
+            let shown = body.into_iter().flat_map(|b| b.descendent_elements()).find(|el| {
+                let len = signals.text_len(*el);
+                len >= want.len()
+                    && len <= 2 * want.len() + 10
+                    && !matches!(el.value().name(), "a" | "script" | "style" | "option" | "title")
+                    && key(&text_of(*el)) == want
+            });
+            if let Some(el) = shown {
+                return Some(Headline {
+                    text: text_of(el),
+                    element: Some(el.id()),
+                });
+            }
+        }
         let lone_h1 = || {
             h1s.iter()
                 .find(|h| !signals.excluded(**h))
@@ -239,11 +264,6 @@ impl Page<'_> {
         let Some(title) = best_title(&stripped) else {
             return lone_h1();
         };
-        // A title that is only the site's name (one short part) is no headline; an
-        // unconfirmed h1 is better then.
-        let only_site = titles
-            .iter()
-            .all(|t| segments(t).len() <= 1 && (site_like(t, site.as_deref()) || key(t).len() <= 6));
         if only_site && let Some(h) = lone_h1() {
             return Some(h);
         }

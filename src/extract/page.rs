@@ -87,17 +87,28 @@ const NEXT_LABELS: &[&str] = &[
     "关注",
 ];
 
-/// Characters that end an outlet name: field separators and closing brackets.
+/// Characters that end an outlet name: field separators and brackets.
 const NAME_ENDS: &[char] = &[
-    '|', '｜', '/', '／', '】', '【', '）', '（', '(', ')', '[', ']', '」', '「', ',', '，', ';', '；', '。',
+    '|', '｜', '/', '／', '】', '【', '）', '（', '(', ')', '[', ']', '」', '「', '《', '》', ',', '，', ';',
+    '；', '。',
 ];
+/// Opening brackets an outlet name may be written in.
+const OPENERS: &[char] = &['[', '【', '（', '(', '「', '《'];
+
+/// Names that fill a `来源：` line without naming an outlet (`来源：转载文章`, `来源：网络`).
+fn placeholder(name: &str) -> bool {
+    ["转载", "网络", "互联网", "未知", "本站", "佚名"]
+        .iter()
+        .any(|p| name.contains(p))
+}
 
 /// The outlet at the start of `rest` (the text after a `来源：` label): up to a separator,
 /// a whitespace run (unless it joins two ASCII words: `Wall Street Journal`), the next
 /// field's label (作者, 编辑, 举报, 分享…) or the end. `证券市场红周刊 举报` is
 /// `证券市场红周刊`.
 pub(super) fn outlet_name(rest: &str) -> Option<String> {
-    let rest = rest.trim_start();
+    // `来源：[ 人民网 ]`, `《理财周刊》`: the name inside the opening bracket.
+    let rest = rest.trim_start_matches(|c: char| c.is_whitespace() || OPENERS.contains(&c));
     let mut end = rest.len();
     let mut prev: Option<char> = None;
     let mut iter = rest.char_indices().peekable();
@@ -337,10 +348,12 @@ impl<'a> Page<'a> {
     ///    `<a>` of `<span>来源：</span><a>X</a>`);
     /// 2. a short element whose class or id says source (`<a class="source">X</a>`) and
     ///    that holds no date;
-    /// 3. `<meta name="source">`, `mediaid`, `article:source`, `article:author`.
+    /// 3. the name after the time on the byline right after the headline, alone on it;
+    /// 4. `<meta name="source">`, `mediaid`, `article:source`, `article:author`.
     pub fn byline_media(&self) -> Option<String> {
         self.source_line_media()
             .or_else(|| self.source_element_media())
+            .or_else(|| self.dateline_media())
             .or_else(|| {
                 let meta = self.meta(&[
                     "source",
@@ -355,7 +368,7 @@ impl<'a> Page<'a> {
     }
 
     fn source_line_media(&self) -> Option<String> {
-        self.source_lines().find_map(|(node, parent, line)| {
+        let named = self.source_lines().filter_map(|(node, parent, line)| {
             source_of(&line).or_else(|| {
                 // `来源：` with nothing after it in its element: the outlet is what follows.
                 let after_label = SOURCE
@@ -368,7 +381,26 @@ impl<'a> Page<'a> {
                 let next = text_after(node).or_else(|| text_after(*parent))?;
                 outlet_name(&next)
             })
-        })
+        });
+        named.take(MAX_SOURCE_LINES).find(|n| !placeholder(n))
+    }
+
+    /// The name after the time in the byline right after the headline, when nothing else
+    /// is on that line: `2005年03月31日03:18 北京娱乐信报`, Sina's dateline.
+    fn dateline_media(&self) -> Option<String> {
+        let line = self
+            .lines_after_headline()
+            .find_map(|(d, line)| (d.precision > Precision::DateOnly).then_some(line))?;
+        let date = DATE_IN_TEXT.find(&line)?;
+        let rest = line[date.end()..].trim();
+        let plain = !rest.is_empty()
+            && rest.chars().count() <= 16
+            && !rest.chars().any(|c| c.is_ascii_digit() || c == ':' || c == '：')
+            && !NEXT_LABELS.iter().any(|l| rest.contains(l));
+        if !plain {
+            return None;
+        }
+        outlet_name(rest).filter(|n| !placeholder(n))
     }
 
     fn source_element_media(&self) -> Option<String> {
@@ -411,7 +443,7 @@ impl<'a> Page<'a> {
             }
             None => None,
         };
-        if let Some(found) = self.dates_after_headline().find_map(|d| consider(Some(d))) {
+        if let Some(found) = self.lines_after_headline().find_map(|(d, _)| consider(Some(d))) {
             return Some(found);
         }
         let signals = self.signals();
@@ -439,9 +471,10 @@ impl<'a> Page<'a> {
         date_only
     }
 
-    /// Dates in the short lines after the headline element, in order, until a long text
-    /// (the body) starts or [`AFTER_HEADLINE_TEXTS`] texts were read.
-    fn dates_after_headline(&self) -> impl Iterator<Item = ParsedDate> + '_ {
+    /// The short lines after the headline element that hold a date, in order, with the
+    /// date, until a long text (the body) starts or [`AFTER_HEADLINE_TEXTS`] texts were
+    /// read.
+    fn lines_after_headline(&self) -> impl Iterator<Item = (ParsedDate, String)> + '_ {
         let signals = self.signals();
         let start = self
             .headline_cached()
@@ -472,7 +505,7 @@ impl<'a> Page<'a> {
                         _ => return None,
                     }
                 };
-                self.parse_date(&line)
+                self.parse_date(&line).map(|d| (d, line))
             })
     }
 
@@ -509,6 +542,9 @@ impl<'a> Page<'a> {
             .or_else(|| elements().filter(|e| signals.excluded(*e)).find_map(read))
     }
 }
+
+/// `来源：` lines read, at most (each is short; a page of thousands is no article).
+const MAX_SOURCE_LINES: usize = 50;
 
 /// Texts read after the headline looking for its byline, at most.
 const AFTER_HEADLINE_TEXTS: usize = 40;
