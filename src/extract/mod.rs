@@ -33,6 +33,8 @@ mod tests;
 mod tests_corpus;
 #[cfg(test)]
 mod tests_hostile;
+#[cfg(test)]
+mod tests_real_layouts;
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;

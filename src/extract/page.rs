@@ -52,6 +52,11 @@ static DATE_IN_TEXT: LazyLock<Regex> = LazyLock::new(|| {
     .expect("literal")
 });
 
+/// A year written apart from month/day, then a time: `2021 03/04 08:18:05`.
+static YEAR_APART: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(\d{4})\s+(\d{1,2})\s*/\s*(\d{1,2})\s+(\d{1,2}:\d{2}(?::\d{2})?)").expect("literal")
+});
+
 /// The outlet of a `来源：X …` text as written: X alone ([`outlet_name`]). A label that is
 /// part of a longer word (`图片来源：`, `数据来源：`) is not a source line.
 pub(super) fn source_of(text: &str) -> Option<String> {
@@ -87,6 +92,19 @@ const NEXT_LABELS: &[&str] = &[
     "关注",
 ];
 
+/// Whether `text` starts with the next field's label. At the very start of a name only a
+/// label standing alone counts (`举报`, `作者：`): `编辑部` may be a name.
+fn starts_label(text: &str, at_start: bool) -> bool {
+    NEXT_LABELS.iter().any(|l| {
+        text.starts_with(l)
+            && (!at_start
+                || text[l.len()..]
+                    .chars()
+                    .next()
+                    .is_none_or(|c| c.is_whitespace() || c == ':' || c == '：'))
+    })
+}
+
 /// Characters that end an outlet name: field separators and brackets.
 const NAME_ENDS: &[char] = &[
     '|', '｜', '/', '／', '】', '【', '）', '（', '(', ')', '[', ']', '」', '「', '《', '》', ',', '，', ';',
@@ -113,7 +131,7 @@ pub(super) fn outlet_name(rest: &str) -> Option<String> {
     let mut prev: Option<char> = None;
     let mut iter = rest.char_indices().peekable();
     while let Some((at, c)) = iter.next() {
-        if NAME_ENDS.contains(&c) || (at > 0 && NEXT_LABELS.iter().any(|l| rest[at..].starts_with(l))) {
+        if NAME_ENDS.contains(&c) || starts_label(&rest[at..], at == 0) {
             end = at;
             break;
         }
@@ -211,11 +229,19 @@ impl<'a> Page<'a> {
         if raw.is_empty() {
             return None;
         }
-        dates::parse(&raw, self.tz, self.now).or_else(|| {
-            DATE_IN_TEXT
-                .find_iter(&raw)
-                .find_map(|m| dates::parse(m.as_str(), self.tz, self.now))
-        })
+        dates::parse(&raw, self.tz, self.now)
+            .or_else(|| {
+                DATE_IN_TEXT
+                    .find_iter(&raw)
+                    .find_map(|m| dates::parse(m.as_str(), self.tz, self.now))
+            })
+            .or_else(|| {
+                // Year and month/day set apart (Xinhua: `<span>2021</span><span>03/04</span>
+                // <span>08:18:05</span>`), read as `2021/03/04 08:18:05`.
+                let c = YEAR_APART.captures(&raw)?;
+                let joined = format!("{}/{}/{} {}", &c[1], &c[2], &c[3], &c[4]);
+                dates::parse(&joined, self.tz, self.now)
+            })
     }
 
     /// Publication times the page states outside any one layout: metas, microdata,
@@ -330,9 +356,7 @@ impl<'a> Page<'a> {
                 return None;
             }
             let line = text_of(parent);
-            let boxed = ["（文章来源", "(文章来源", "（来源", "(来源"]
-                .iter()
-                .any(|l| line.starts_with(l));
+            let boxed = ["（文章来源", "(文章来源"].iter().any(|l| line.starts_with(l));
             if boxed || !SOURCE.is_match(&line) {
                 return None;
             }
