@@ -192,7 +192,9 @@ fn parse(config: &Config, source: &SourceConfig, input: &Input, now: DateTime<Ut
                 .ok()
                 .map(|l| l.entries)
         }
-        _ => feed::parse(&input.bytes, Some(input.content_type), url.as_str(), tz, now).ok(),
+        _ => feed::parse(&input.bytes, Some(input.content_type), url.as_str(), tz, now)
+            .ok()
+            .map(|r| r.entries),
     }
 }
 

@@ -131,11 +131,13 @@ pub fn normalize_at(entry: Entry, source: &SourceContext<'_>, now: DateTime<Utc>
     };
     let mut title = entry.title.as_deref().map(clean_title).unwrap_or_default();
     if title.is_empty() {
-        // A title is NOT NULL in the contract; an untitled post is named by its first line.
+        // A title is NOT NULL in the contract; an untitled post is named by the start of its
+        // first line, marked with "…" where it was cut, so that no reader takes it for the
+        // publisher's title.
         title = content
             .as_ref()
             .and_then(|c| c.text.lines().next())
-            .map(|line| line.chars().take(60).collect::<String>().trim_end().to_owned())
+            .map(title_from_text)
             .unwrap_or_default();
     }
     if title.is_empty() && content.is_none() {
@@ -424,6 +426,20 @@ fn is_block_tag(name: &str) -> bool {
     BLOCKS.iter().any(|b| b.eq_ignore_ascii_case(name))
 }
 
+/// How many characters of an untitled entry's text name it.
+const TITLE_FROM_TEXT_CHARS: usize = 60;
+
+/// An untitled entry's title: the first [`TITLE_FROM_TEXT_CHARS`] characters of its first
+/// line of text, trimmed, with "…" where the line went on.
+fn title_from_text(line: &str) -> String {
+    let line = line.trim();
+    let cut: String = line.chars().take(TITLE_FROM_TEXT_CHARS).collect();
+    if cut.len() == line.len() {
+        return cut;
+    }
+    format!("{}…", cut.trim_end())
+}
+
 /// Title cleaning: entities decoded (once), markup dropped, whitespace collapsed.
 pub fn clean_title(raw: &str) -> String {
     let decoded = html_escape::decode_html_entities(raw);
@@ -630,8 +646,8 @@ mod tests {
     }
 
     /// Found by `tests/properties.rs` (normalize_hostile_entries_long): an untitled entry
-    /// is named by the first 60 characters of its text, and when the 60th was a space the
-    /// title ended in one.
+    /// is named by the first 60 characters of its text (marked "…" where cut), and when the
+    /// 60th was a space the title ended in one.
     #[test]
     fn a_title_from_the_text_is_trimmed() {
         let dedup = DedupConfig::default();
@@ -641,7 +657,16 @@ mod tests {
             ..Entry::default()
         };
         let a = normalize_at(entry, &context(&dedup), now()).unwrap();
-        assert_eq!(a.title, "字".repeat(59));
+        assert_eq!(a.title, format!("{}…", "字".repeat(59)));
+        // A short first line is the title whole, unmarked.
+        let entry = Entry {
+            content: Some(("<p>只有一行</p><p>第二行</p>".to_owned(), ContentRank::Feed)),
+            ..Entry::default()
+        };
+        assert_eq!(
+            normalize_at(entry, &context(&dedup), now()).unwrap().title,
+            "只有一行"
+        );
     }
 
     /// Found by `tests/properties.rs` (sanitize_is_idempotent_long): html5ever drops a

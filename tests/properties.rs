@@ -753,8 +753,8 @@ property!(feed_arbitrary_bytes, feed_arbitrary_bytes_long, 128, (
     body in prop::collection::vec(any::<u8>(), 0..512),
     now in now_strategy(),
 ) {
-    if let Ok(entries) = feed::parse(&body, None, BASE, TZ, now) {
-        check_entries(entries, now)?;
+    if let Ok(read) = feed::parse(&body, None, BASE, TZ, now) {
+        check_entries(read.entries, now)?;
     }
 });
 
@@ -765,14 +765,14 @@ property!(feed_mutated_corpus, feed_mutated_corpus_long, 96, (
 ) {
     let seed: &Vec<u8> = seed.get(FEED_SEEDS.as_slice());
     let body = mutate(seed, &changes);
-    if let Ok(entries) = feed::parse(&body, Some("application/xml"), BASE, TZ, now) {
-        check_entries(entries, now)?;
+    if let Ok(read) = feed::parse(&body, Some("application/xml"), BASE, TZ, now) {
+        check_entries(read.entries, now)?;
     }
 });
 
 /// A feed whose every field is hostile, written as escaped text, CDATA or character
-/// references.
-fn hostile_feed() -> impl Strategy<Value = String> {
+/// references; with the number of items it holds.
+fn hostile_feed() -> impl Strategy<Value = (String, usize)> {
     let item = (
         hostile_string(20),
         hostile_link(),
@@ -802,20 +802,23 @@ fn hostile_feed() -> impl Strategy<Value = String> {
             )
         });
     prop::collection::vec(item, 1..4).prop_map(|items| {
-        format!(
+        let feed = format!(
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?><rss version=\"2.0\" \
              xmlns:content=\"http://purl.org/rss/1.0/modules/content/\"><channel><title>t</title>{}</channel></rss>",
             items.concat()
-        )
+        );
+        (feed, items.len())
     })
 }
 
 property!(feed_hostile_fields, feed_hostile_fields_long, 96, (
-    body in hostile_feed(),
+    (body, items) in hostile_feed(),
     now in now_strategy(),
 ) {
-    if let Ok(entries) = feed::parse(body.as_bytes(), None, BASE, TZ, now) {
-        check_entries(entries, now)?;
+    if let Ok(read) = feed::parse(body.as_bytes(), None, BASE, TZ, now) {
+        // Never silent: every item is an entry or a counted skip.
+        prop_assert_eq!(read.entries.len() + read.skipped.count(), items, "{:?}", read.skipped);
+        check_entries(read.entries, now)?;
     }
 });
 

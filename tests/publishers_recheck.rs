@@ -115,8 +115,15 @@ fn a_corrected_page_becomes_a_new_revision_at_the_recheck_ages() {
         "the reference body has the figure to correct once"
     );
     let corrected_body = post.body.replace(ORIGINAL, CORRECTED);
-    let old_text = html_text(&post.body);
-    let new_text = html_text(&corrected_body);
+    // The oracle's text of the reference body (posts.json, oracle.py); the
+    // correction changes the same figure in the text.
+    let old_text = expected_text("reference_post.md");
+    assert_eq!(
+        old_text.matches(ORIGINAL).count(),
+        1,
+        "the figure is in the text once"
+    );
+    let new_text = old_text.replace(ORIGINAL, CORRECTED);
     assert_ne!(old_text, new_text);
     assert_eq!(
         old_text.chars().count(),

@@ -18,7 +18,7 @@ use crate::normalize::{self, Article, SourceContext};
 use crate::page_jobs;
 use crate::pages;
 use crate::share;
-use crate::sources::{ContentRank, Entry, feed, html_list, json};
+use crate::sources::{ContentRank, Entry, Read, Skipped, feed, html_list, json};
 use crate::store::{
     CommitReport, FetchBatch, NewPageJob, NewShareLink, PageJob, PageJobKind, SourceOutcome, SourceState,
 };
@@ -115,7 +115,7 @@ pub(super) async fn poll_list(
         })
         .await
     };
-    let (listed, published) = match read {
+    let (listed, published, skipped) = match read {
         Ok(Ok(read)) => read,
         Ok(Err(error)) => {
             return failed(
@@ -131,6 +131,14 @@ pub(super) async fn poll_list(
         }
     };
     tracing::debug!(entries = listed.len(), "parsed");
+    if let Some(reason) = skipped.summary() {
+        tracing::warn!(url = %body_url, skipped = skipped.count(), %reason, "items skipped");
+        // The request that delivered the body (the last hop) carries the count.
+        if let Some(last) = attempts.last_mut() {
+            last.entries_skipped = skipped.count();
+            last.skip_reason = Some(reason);
+        }
+    }
 
     let rules = context.share_rules();
     let mut queue_links: Vec<NewShareLink> = Vec::new();
@@ -202,8 +210,9 @@ pub(super) async fn poll_list(
     }
 }
 
-/// A list response read: each kept entry with its article, and every entry's time.
-type ListRead = (Vec<(Entry, Article)>, Vec<DateTime<Utc>>);
+/// A list response read: each kept entry with its article, every entry's time, and the
+/// items that did not become articles.
+type ListRead = (Vec<(Entry, Article)>, Vec<DateTime<Utc>>, Skipped);
 
 /// Reads a list response's items (at most the source's `max_items`) and normalizes them.
 /// Returns each kept entry with its article, and every entry's publication time (for the
@@ -216,12 +225,14 @@ fn read_and_normalize(
     now: DateTime<Utc>,
     dedup: &DedupConfig,
 ) -> Result<ListRead, String> {
-    let mut items = read_items(source, kind, body, tz, now)?;
+    let Read {
+        entries: mut items,
+        mut skipped,
+    } = read_items(source, kind, body, tz, now)?;
     if items.len() > source.max_items {
-        tracing::warn!(
-            items = items.len(),
-            max_items = source.max_items,
-            "list response has more items than the source's max_items; the rest are ignored"
+        skipped.add(
+            format!("over the source's max_items ({})", source.max_items),
+            items.len() - source.max_items,
         );
         items.truncate(source.max_items);
     }
@@ -232,12 +243,14 @@ fn read_and_normalize(
         dedup,
     };
     let published = items.iter().filter_map(|e| e.published.map(|p| p.utc)).collect();
+    let read = items.len();
     let mut listed: Vec<(Entry, Article)> = items
         .into_iter()
         .filter_map(|entry| normalize::normalize(entry.clone(), &normalize_context).map(|a| (entry, a)))
         .collect();
+    skipped.add("neither a title nor any text", read - listed.len());
     unshare_url_keys(&source.name, &mut listed);
-    Ok((listed, published))
+    Ok((listed, published, skipped))
 }
 
 /// CONTRACT §6 *Entry identity inside one document*: a `url:` key identifies an entry only
@@ -345,7 +358,7 @@ fn read_items(
     body: &Body,
     tz: chrono_tz::Tz,
     now: DateTime<Utc>,
-) -> Result<Vec<Entry>, String> {
+) -> Result<Read, String> {
     match (kind, &source.json, &source.html) {
         (SourceKind::Json, Some(list), _) => {
             let parsed = json::parse_list(
@@ -357,10 +370,17 @@ fn read_items(
                 now,
             )
             .map_err(|e| e.to_string())?;
+            let mut skipped = Skipped::default();
             if let Some(first) = parsed.skipped.first() {
-                tracing::warn!(skipped = parsed.skipped.len(), first = %first, "JSON items skipped");
+                skipped.add(
+                    format!("JSON items not read (the first: {first})"),
+                    parsed.skipped.len(),
+                );
             }
-            Ok(parsed.entries)
+            Ok(Read {
+                entries: parsed.entries,
+                skipped,
+            })
         }
         (SourceKind::Html, _, Some(list)) => {
             let html = charset::decode_html(&body.bytes, body.content_type.as_deref()).text;
@@ -368,15 +388,18 @@ fn read_items(
             if items.is_empty() {
                 warn_once(&source.name, &list.item);
             }
-            Ok(items
-                .into_iter()
-                .map(|item| Entry {
-                    link: Some(item.link.to_string()),
-                    title: item.title,
-                    published: item.published,
-                    ..Entry::default()
-                })
-                .collect())
+            Ok(Read {
+                entries: items
+                    .into_iter()
+                    .map(|item| Entry {
+                        link: Some(item.link.to_string()),
+                        title: item.title,
+                        published: item.published,
+                        ..Entry::default()
+                    })
+                    .collect(),
+                skipped: Skipped::default(),
+            })
         }
         _ => feed::parse(
             &body.bytes,

@@ -6,17 +6,24 @@
 //! `#ContentBody` with the summary box, share block, quote image and an ad box inside, a
 //! sidebar with its own `div.title`, scripts, `article:published_time` to the second).
 //! Title, time, outlet and body text must equal the post's.
+//!
+//! Expected values never come from this crate: the title, time, outlet and text lines of
+//! each post are those the independent oracle wrote to
+//! `tests/fixtures/finews/expected/posts.json` (`oracle.py`: html5lib, BeautifulSoup and
+//! PyYAML, run once), the page's `来源：` is that outlet, and the summary is the post's own
+//! `> …` digest line. Only the values read back (the extractor's entry, and the text of its
+//! content through `html_to_text`) are the product's.
 
 use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
 
-use chrono::{TimeZone, Utc};
+use chrono::{DateTime, FixedOffset, NaiveDateTime, TimeZone, Utc};
 use regex::Regex;
 use url::Url;
 
 use super::extract;
-use crate::dates::{self, ParsedDate, Precision};
-use crate::normalize::{clean_title, html_to_text, media_from_text, sanitize_html};
+use crate::dates::Precision;
+use crate::normalize::{html_to_text, sanitize_html};
 use crate::sources::MediaRank;
 
 const TZ: chrono_tz::Tz = chrono_tz::Asia::Shanghai;
@@ -24,7 +31,10 @@ const TZ: chrono_tz::Tz = chrono_tz::Asia::Shanghai;
 /// A post's article, as the site stored it.
 pub(super) struct Post {
     pub title: String,
-    pub date: ParsedDate,
+    /// The front matter's `date`, Beijing time when it gives no offset (read with chrono).
+    pub date: DateTime<FixedOffset>,
+    /// The outlet the oracle found for this article (`（文章来源：X）`), by infoCode.
+    pub outlet: Option<String>,
     /// The `> …` digest line (East Money's summary), when the post has one.
     pub digest: Option<String>,
     /// The article HTML, between the front matter (and digest) and the share line.
@@ -35,6 +45,34 @@ pub(super) struct Post {
 
 static SHARE_LINE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\n\n<(?:https?://[^>\s]*)?>").unwrap());
 static ID: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(\d{18})\.md$").unwrap());
+
+/// `tests/fixtures/finews/expected/posts.json`, the oracle's records by post path.
+static ORACLE: LazyLock<serde_json::Value> = LazyLock::new(|| {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/finews/expected/posts.json");
+    let text = std::fs::read_to_string(&path).expect("the oracle's posts.json");
+    serde_json::from_str(&text).expect("posts.json is JSON")
+});
+
+/// The oracle's record of a post (path under `tests/fixtures/finews/posts/`).
+fn oracle(file: &str) -> &'static serde_json::Value {
+    &ORACLE["posts"][file]
+}
+
+/// The oracle's outlet of the article `NW<id>` (copies of one article agree).
+fn oracle_outlet(id: &str) -> Option<String> {
+    let code = format!("NW{id}");
+    ORACLE["posts"]
+        .as_object()?
+        .values()
+        .find(|r| r["info_code"].as_str() == Some(code.as_str()) && r["article"] == true)?["outlet"]
+        .as_str()
+        .map(str::to_owned)
+}
+
+/// Beijing time, the site's.
+fn beijing() -> FixedOffset {
+    FixedOffset::east_opt(8 * 3600).unwrap()
+}
 
 pub(super) fn now() -> chrono::DateTime<Utc> {
     Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).unwrap()
@@ -63,7 +101,13 @@ pub(super) fn parse_post(name: &str, text: &str) -> Result<Post, String> {
         return Err(format!("empty title, date {:?}", field("date:")));
     }
     let raw_date = field("date:");
-    let date = dates::parse(raw_date, TZ, now()).ok_or_else(|| format!("unreadable date {raw_date:?}"))?;
+    let date = DateTime::parse_from_str(raw_date, "%Y-%m-%d %H:%M:%S %z")
+        .ok()
+        .or_else(|| {
+            let naive = NaiveDateTime::parse_from_str(raw_date, "%Y-%m-%d %H:%M:%S").ok()?;
+            beijing().from_local_datetime(&naive).single()
+        })
+        .ok_or_else(|| format!("unreadable date {raw_date:?}"))?;
     let Some(share) = SHARE_LINE.find(rest) else {
         return Err("no share line: a site post, not an East Money article".into());
     };
@@ -75,12 +119,14 @@ pub(super) fn parse_post(name: &str, text: &str) -> Result<Post, String> {
         digest = Some(lines.join(" "));
         body = after.trim_start_matches(['\n', '\r']);
     }
+    let id = ID.captures(name).map(|c| c[1].to_owned());
     Ok(Post {
         title,
         date,
+        outlet: id.as_deref().and_then(oracle_outlet),
         digest,
         body: body.to_owned(),
-        id: ID.captures(name).map(|c| c[1].to_owned()),
+        id,
     })
 }
 
@@ -88,19 +134,14 @@ fn escape(text: &str) -> String {
     html_escape::encode_double_quoted_attribute(text).into_owned()
 }
 
-/// The outlet of a body's `（文章来源：X）` line, normalized.
-pub(super) fn body_outlet(html: &str) -> Option<String> {
-    media_from_text(&html_to_text(&sanitize_html(html)))
-}
-
 /// The post as finance.eastmoney.com would serve it.
 pub(super) fn render_east_money(post: &Post) -> String {
-    let local = post.date.local;
+    let local = post.date;
     let title = escape(&post.title);
     let canonical = post.id.as_deref().map_or(String::new(), |id| {
         format!(r#"<link rel="canonical" href="https://finance.eastmoney.com/a/{id}.html">"#)
     });
-    let source = body_outlet(&post.body).map_or(String::new(), |x| {
+    let source = post.outlet.as_deref().map_or(String::new(), |x| {
         format!(
             r#"<div class="item">来源：<a href="http://www.eastmoney.com/" target="_blank">{x}</a></div>"#
         )
@@ -152,12 +193,9 @@ fn corpus_files() -> Vec<PathBuf> {
     out
 }
 
-fn text(html: &str) -> String {
-    html_to_text(&sanitize_html(html))
-}
-
-/// Compares one rendered post; Err describes the first difference.
-fn check(post: &Post) -> Result<(), String> {
+/// Compares one rendered post with the oracle's record `want`; Err describes the
+/// differences.
+fn check(post: &Post, want: &serde_json::Value) -> Result<(), String> {
     let page_url = Url::parse("https://finance.eastmoney.com/a/202204192348095567.html").unwrap();
     let html = render_east_money(post);
     let got = extract(&html, &page_url, None, TZ, now()).map_err(|e| e.to_string())?;
@@ -166,25 +204,34 @@ fn check(post: &Post) -> Result<(), String> {
     if got.extractor != "eastmoney" {
         diffs.push(format!("extractor {}", got.extractor));
     }
-    if entry.title.as_deref() != Some(clean_title(&post.title).as_str()) {
-        diffs.push(format!("title {:?} vs {:?}", entry.title, post.title));
+    let want_title = want["title_collapsed"].as_str();
+    if entry.title.as_deref() != want_title {
+        diffs.push(format!("title {:?} vs {want_title:?}", entry.title));
     }
+    let want_utc = want["published_at"]
+        .as_str()
+        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+        .ok_or("the oracle has no published_at")?;
     let published = entry.published.ok_or("no published time")?;
-    if published.utc != post.date.utc || published.precision < Precision::NaiveSeconds {
-        diffs.push(format!("published {published:?} vs {:?}", post.date));
+    if published.utc != want_utc || published.precision < Precision::NaiveSeconds {
+        diffs.push(format!("published {published:?} vs {want_utc}"));
     }
     let (content, _) = entry.content.as_ref().ok_or("no content")?;
-    let want_outlet = body_outlet(&post.body);
-    if body_outlet(content) != want_outlet {
-        diffs.push(format!("outlet {:?} vs {want_outlet:?}", body_outlet(content)));
-    }
+    let want_outlet = want["outlet"].as_str().map(str::to_owned);
     if entry.media != want_outlet.clone().map(|x| (x, MediaRank::Page)) {
         diffs.push(format!("page media {:?} vs {want_outlet:?}", entry.media));
     }
     if entry.summary != post.digest {
         diffs.push(format!("summary {:?} vs {:?}", entry.summary, post.digest));
     }
-    let (got_text, want_text) = (text(content), text(&post.body));
+    let want_text = want["text"]
+        .as_array()
+        .ok_or("the oracle has no text")?
+        .iter()
+        .filter_map(|l| l.as_str())
+        .collect::<Vec<_>>()
+        .join("\n");
+    let got_text = html_to_text(&sanitize_html(content));
     if got_text != want_text {
         diffs.push(format!("body text\n--- got\n{got_text}\n--- want\n{want_text}"));
     }
@@ -212,12 +259,14 @@ fn every_finews_post_reads_back_from_its_east_money_page() {
     let files = corpus_files();
     assert_eq!(files.len(), 100, "the corpus has 100 posts");
     let (mut equal, mut excluded, mut failed) = (0, Vec::new(), Vec::new());
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/finews/posts");
     for path in &files {
         let name = path.to_string_lossy().into_owned();
+        let rel = path.strip_prefix(&root).unwrap().to_string_lossy().into_owned();
         let text = std::fs::read_to_string(path).unwrap();
         match parse_post(&name, &text) {
             Err(reason) => excluded.push(format!("{name}: {reason}")),
-            Ok(post) => match check(&post) {
+            Ok(post) => match check(&post, oracle(&rel)) {
                 Ok(()) => equal += 1,
                 Err(diff) => failed.push(format!("{name}: {diff}")),
             },
@@ -240,4 +289,98 @@ fn every_finews_post_reads_back_from_its_east_money_page() {
         "only the dateless post and the site post are excluded"
     );
     assert_eq!(equal, 98);
+}
+
+/// Bodies of `text_cases.json` where feedcrawler's text differed from the oracle's when
+/// the cases were written (issue 13 findings, see the ignored test below): a source
+/// newline inside a paragraph becomes a line break (HTML/CSS make it a space, or nothing
+/// between two CJK characters), `<center>` (a block in the WHATWG rendering rules, East
+/// Money's wrapper of images and captions) breaks no line, and table cells are glued
+/// (`20212022`).
+const KNOWN_DIFFERENT: [&str; 5] = [
+    "<p>第一行\n第二行</p>",
+    "<p>The quick brown fox\njumps over the lazy dog.</p>",
+    "<p>a</p>\r\n<p>b\r\nc</p>",
+    "<center><img src=\"k.png\"></center><center>图为K线图</center>正文",
+    "<table><tr><td>2021</td><td>2022</td></tr><tr><td>1.5</td><td>2.5</td></tr></table>",
+];
+
+/// Each case of `text_cases.json` as (html, the oracle's text, the oracle's outlet).
+fn text_cases() -> Vec<(String, String, Option<String>)> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/finews/expected/text_cases.json");
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).expect("text_cases.json")).expect("JSON");
+    doc["cases"]
+        .as_array()
+        .expect("cases")
+        .iter()
+        .map(|c| {
+            let lines: Vec<&str> = c["text"]
+                .as_array()
+                .expect("text")
+                .iter()
+                .filter_map(|l| l.as_str())
+                .collect();
+            (
+                c["html"].as_str().expect("html").to_owned(),
+                lines.join("\n"),
+                c["outlet"].as_str().map(str::to_owned),
+            )
+        })
+        .collect()
+}
+
+/// The product's stored text and outlet of one body (what `content_text`/`media` get).
+fn ours(html: &str) -> (String, Option<String>) {
+    let text = crate::normalize::content_from_html(html, crate::sources::ContentRank::Feed)
+        .map(|c| c.text)
+        .unwrap_or_default();
+    let media = crate::normalize::media_from_text(&text);
+    (text, media)
+}
+
+fn compare(cases: &[(String, String, Option<String>)]) -> Vec<String> {
+    cases
+        .iter()
+        .filter_map(|(html, text, outlet)| {
+            let (got, media) = ours(html);
+            (got != *text || media != *outlet)
+                .then(|| format!("{html:?}\n  ours   {got:?} {media:?}\n  oracle {text:?} {outlet:?}"))
+        })
+        .collect()
+}
+
+#[test]
+fn small_bodies_read_as_the_oracle_reads_them() {
+    let (known, agreed): (Vec<_>, Vec<_>) = text_cases()
+        .into_iter()
+        .partition(|(html, _, _)| KNOWN_DIFFERENT.contains(&html.as_str()));
+    assert_eq!(
+        known.len(),
+        KNOWN_DIFFERENT.len(),
+        "every known difference is a case"
+    );
+    let diffs = compare(&agreed);
+    assert!(
+        diffs.is_empty(),
+        "{} differ from the oracle:\n{}",
+        diffs.len(),
+        diffs.join("\n")
+    );
+}
+
+#[test]
+#[ignore = "product findings of issue 13: source newlines, <center>, table cells (see KNOWN_DIFFERENT)"]
+fn small_bodies_the_product_reads_differently() {
+    let known: Vec<_> = text_cases()
+        .into_iter()
+        .filter(|(html, _, _)| KNOWN_DIFFERENT.contains(&html.as_str()))
+        .collect();
+    let diffs = compare(&known);
+    assert!(
+        diffs.is_empty(),
+        "{} differ from the oracle:\n{}",
+        diffs.len(),
+        diffs.join("\n")
+    );
 }

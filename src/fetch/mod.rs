@@ -130,6 +130,10 @@ pub struct Attempt {
     pub not_modified: bool,
     /// What went wrong, if anything.
     pub error: Option<String>,
+    /// Items of the document this request delivered that did not become articles.
+    pub entries_skipped: usize,
+    /// Why they were skipped (`"2 entries with neither a title nor any text"`).
+    pub skip_reason: Option<String>,
 }
 
 /// A response with a body (status 200–299).
@@ -296,6 +300,8 @@ impl Fetcher {
             bytes: 0,
             not_modified: false,
             error: Some(error.to_string()),
+            entries_skipped: 0,
+            skip_reason: None,
         });
         error
     }

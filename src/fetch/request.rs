@@ -270,6 +270,8 @@ impl HopResult {
                 bytes,
                 not_modified: false,
                 error: outcome.as_ref().err().map(ToString::to_string),
+                entries_skipped: 0,
+                skip_reason: None,
             },
             outcome,
         }

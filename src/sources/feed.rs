@@ -12,7 +12,7 @@ use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
-use super::{ContentRank, Entry, MediaRank};
+use super::{ContentRank, Entry, MediaRank, Read, Skipped, jsonfeed};
 use crate::charset;
 use crate::dates::{self, ParsedDate};
 
@@ -24,7 +24,7 @@ pub enum FeedError {
     Malformed(String),
 }
 
-/// Parses a feed body into entries, in document order.
+/// Parses a feed body into entries, in document order, with the items it could not read.
 ///
 /// `base_url` resolves relative links; `tz` reads dates written without an offset; `now`
 /// resolves relative dates.
@@ -34,15 +34,15 @@ pub fn parse(
     base_url: &str,
     tz: Tz,
     now: DateTime<Utc>,
-) -> Result<Vec<Entry>, FeedError> {
+) -> Result<Read, FeedError> {
     let first = body
         .iter()
         .find(|b| !b.is_ascii_whitespace() && **b != 0xEF && **b != 0xBB && **b != 0xBF);
-    let text = if first == Some(&b'{') {
-        charset::decode_text(body, content_type).text
-    } else {
-        charset::decode_xml(body, content_type).text
-    };
+    if first == Some(&b'{') {
+        let text = charset::decode_text(body, content_type).text;
+        return jsonfeed::parse(&text, base_url, tz, now);
+    }
+    let text = charset::decode_xml(body, content_type).text;
 
     // feed-rs hands us UTC only; keep what our own parser saw, keyed by the instant, so the
     // entry can recover the publisher's offset and the precision.
@@ -71,6 +71,14 @@ pub fn parse(
     let seen = seen.lock().unwrap_or_else(PoisonError::into_inner);
     let lookup = |utc: Option<DateTime<Utc>>| utc.and_then(|t| seen.get(&t.timestamp()).copied());
 
+    // Every item the document holds is counted, so that one feed-rs could not turn into an
+    // entry is reported rather than lost silently.
+    let items_in_document = count_items(&text);
+    let mut skipped = Skipped::default();
+    skipped.add(
+        "no title, link or text the feed parser could read",
+        items_in_document.saturating_sub(feed.entries.len()),
+    );
     let feed_language = feed.language.clone();
     let not_permalinks = guids_not_permalinks(&text);
     // Titles feed-rs does not read, by item position; used only when the positions agree.
@@ -121,7 +129,7 @@ pub fn parse(
                 title,
                 published,
                 updated: lookup(e.updated),
-                author: e.authors.first().and_then(author_of),
+                author: author_of(&e.authors),
                 media: e
                     .source
                     .filter(|s| !s.trim().is_empty())
@@ -138,27 +146,60 @@ pub fn parse(
             }
         })
         .collect();
-    Ok(entries)
+    Ok(Read { entries, skipped })
 }
 
-/// An author as people read it: the name, without the parentheses RSS puts around it in
-/// `joe@example.com (Joe Bloggs)`; an e-mail address alone when that is all there is.
-fn author_of(person: &feed_rs::model::Person) -> Option<String> {
-    let name = person.name.as_deref().map(str::trim).unwrap_or_default();
-    let name = name
-        .strip_prefix('(')
-        .and_then(|n| n.strip_suffix(')'))
-        .unwrap_or(name)
-        .trim();
-    if !name.is_empty() {
-        return Some(name.to_owned());
+/// The `<item>`/`<entry>` elements of a feed document (at the depth feeds put them: under
+/// the root, or under the RSS `<channel>`), by one pass of quick-xml over the text. A
+/// document the pass cannot finish counts the items seen before the error.
+fn count_items(text: &str) -> usize {
+    use quick_xml::events::Event;
+    let mut reader = quick_xml::Reader::from_str(text);
+    reader.config_mut().check_end_names = false;
+    let mut depth = 0usize;
+    let mut items = 0usize;
+    let is_item = |name: &str| name == "item" || name == "entry";
+    loop {
+        match reader.read_event() {
+            Ok(Event::Start(e)) => {
+                depth += 1;
+                if depth <= 3 && is_item(e.local_name().into_inner()) {
+                    items += 1;
+                }
+            }
+            Ok(Event::Empty(e)) => {
+                if depth < 3 && is_item(e.local_name().into_inner()) {
+                    items += 1;
+                }
+            }
+            Ok(Event::End(_)) => depth = depth.saturating_sub(1),
+            Ok(Event::Eof) | Err(_) => return items,
+            Ok(_) => {}
+        }
     }
-    person
-        .email
-        .as_deref()
-        .map(str::trim)
-        .filter(|e| !e.is_empty())
-        .map(str::to_owned)
+}
+
+/// The author as people read it (the README's precedence): the first person with a name,
+/// in the document's order of author, `dc:creator`, `itunes:author` — the name without the
+/// parentheses RSS puts around it in `joe@example.com (Joe Bloggs)` — else the first e-mail
+/// address when that is all there is.
+fn author_of(people: &[feed_rs::model::Person]) -> Option<String> {
+    let name_of = |person: &feed_rs::model::Person| {
+        let name = person.name.as_deref().map(str::trim).unwrap_or_default();
+        let name = name
+            .strip_prefix('(')
+            .and_then(|n| n.strip_suffix(')'))
+            .unwrap_or(name)
+            .trim();
+        Some(name.to_owned()).filter(|n| !n.is_empty())
+    };
+    people.iter().find_map(name_of).or_else(|| {
+        people
+            .iter()
+            .filter_map(|p| p.email.as_deref().map(str::trim))
+            .find(|e| !e.is_empty())
+            .map(str::to_owned)
+    })
 }
 
 /// The RSS guids marked `isPermaLink="false"` (feed-rs does not keep the attribute): one
@@ -222,7 +263,7 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
 }
 
 /// Plain-text content becomes paragraphs, so that every stored `content_html` is HTML.
-fn plain_to_html(text: &str) -> String {
+pub(super) fn plain_to_html(text: &str) -> String {
     text.split("\n\n")
         .map(str::trim)
         .filter(|p| !p.is_empty())
@@ -256,7 +297,8 @@ mod tests {
             chrono_tz::Asia::Shanghai,
             now(),
         )
-        .expect("valid feed");
+        .expect("valid feed")
+        .entries;
         assert_eq!(entries.len(), 2);
         let first = &entries[0];
         assert_eq!(first.title.as_deref(), Some("工信部 & 发布会"));
@@ -304,8 +346,9 @@ mod tests {
 <item><title>d</title><link>http://example.org/d</link><guid>http://example.org/p/4</guid></item>
 <item><title>e</title><guid>tag:example.org,2022:5</guid></item>
 </channel></rss>"#;
-        let entries =
-            parse(xml.as_bytes(), None, "http://example.org/", chrono_tz::UTC, now()).expect("valid feed");
+        let entries = parse(xml.as_bytes(), None, "http://example.org/", chrono_tz::UTC, now())
+            .expect("valid feed")
+            .entries;
         let links: Vec<Option<&str>> = entries.iter().map(|e| e.link.as_deref()).collect();
         assert_eq!(
             links,
@@ -341,8 +384,9 @@ mod tests {
 <item><media:content url="http://example.org/v.mp4"><media:title>内容里的标题</media:title></media:content><link>http://example.org/3</link></item>
 <item><title>普通标题</title><dc:title>不用这个</dc:title><link>http://example.org/4</link></item>
 </channel></rss>"#;
-        let entries =
-            parse(xml.as_bytes(), None, "http://example.org/", chrono_tz::UTC, now()).expect("valid feed");
+        let entries = parse(xml.as_bytes(), None, "http://example.org/", chrono_tz::UTC, now())
+            .expect("valid feed")
+            .entries;
         let titles: Vec<Option<&str>> = entries.iter().map(|e| e.title.as_deref()).collect();
         assert_eq!(
             titles,
@@ -352,6 +396,185 @@ mod tests {
                 Some("内容里的标题"),
                 Some("普通标题")
             ]
+        );
+    }
+
+    fn read(xml: &str) -> Read {
+        parse(xml.as_bytes(), None, "http://example.org/", chrono_tz::UTC, now()).expect("valid feed")
+    }
+
+    fn utc(d: Option<ParsedDate>) -> Option<String> {
+        d.map(|d| dates::format_utc(d.utc))
+    }
+
+    /// Documents feed-rs 3.0.0 read as zero entries (exit 0, nothing said): each is read
+    /// now (values written by hand from the documents).
+    #[test]
+    fn old_and_namespaced_formats() {
+        // RSS 0.90: rdf:RDF with the Netscape namespace, items beside the channel.
+        let rss090 = read(
+            r#"<?xml version="1.0"?><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns="http://my.netscape.com/rdf/simple/0.9/">
+<channel><title>Mozilla Dot Org</title><link>http://www.mozilla.org</link><description>d</description></channel>
+<item><title>New Status Updates</title><link>http://www.mozilla.org/status/</link></item>
+<item><title>Bugzilla Reorganized</title><link>http://www.mozilla.org/bugs/</link></item></rdf:RDF>"#,
+        );
+        let got: Vec<_> = rss090
+            .entries
+            .iter()
+            .map(|e| (e.title.as_deref(), e.link.as_deref()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (Some("New Status Updates"), Some("http://www.mozilla.org/status/")),
+                (Some("Bugzilla Reorganized"), Some("http://www.mozilla.org/bugs/"))
+            ]
+        );
+        // RSS 2.0 with a default namespace on <rss>.
+        let rss2ns = read(
+            r#"<rss version="2.0" xmlns="http://backend.userland.com/rss2"><channel><title>t</title>
+<item><title>One</title><link>http://e.org/1</link><pubDate>Tue, 19 Apr 2022 12:22:44 +0800</pubDate></item></channel></rss>"#,
+        );
+        assert_eq!(rss2ns.entries.len(), 1);
+        assert_eq!(
+            utc(rss2ns.entries[0].published).as_deref(),
+            Some("2022-04-19T04:22:44Z")
+        );
+        // <rss> without a version, and 0.94.
+        for root in ["<rss>", r#"<rss version="0.94">"#] {
+            let r = read(&format!(
+                "{root}<channel><title>t</title><item><title>NV</title><link>http://e.org/nv</link></item></channel></rss>"
+            ));
+            assert_eq!(r.entries.len(), 1, "{root}");
+        }
+        // Atom 0.3: issued, created, modified, escaped content.
+        let atom03 = read(
+            r#"<feed version="0.3" xmlns="http://purl.org/atom/ns#"><title>dive into mark</title>
+<entry><title>Atom 0.3 snapshot</title><link rel="alternate" type="text/html" href="http://diveintomark.org/2003/12/13/atom03"/>
+<id>tag:diveintomark.org,2003:3.2397</id><issued>2003-12-13T08:29:29-04:00</issued><modified>2003-12-13T18:30:02Z</modified>
+<author><name>Mark Pilgrim</name><url>http://diveintomark.org/</url></author>
+<content type="text/html" mode="escaped">&lt;p&gt;hello&lt;/p&gt;</content></entry>
+<entry><title type="text/plain">Second</title><link rel="alternate" href="http://diveintomark.org/2"/><id>tag:x,2003:2</id><created>2003-12-12T08:29:29-04:00</created>
+<summary type="text/plain"></summary><content type="application/octet-stream" mode="base64">aGk=</content></entry></feed>"#,
+        );
+        let [first, second] = &atom03.entries[..] else {
+            panic!("two entries: {:?}", atom03.entries)
+        };
+        assert_eq!(
+            first.link.as_deref(),
+            Some("http://diveintomark.org/2003/12/13/atom03")
+        );
+        assert_eq!(utc(first.published).as_deref(), Some("2003-12-13T12:29:29Z"));
+        assert_eq!(utc(first.updated).as_deref(), Some("2003-12-13T18:30:02Z"));
+        assert_eq!(first.author.as_deref(), Some("Mark Pilgrim"));
+        assert_eq!(first.content.as_ref().map(|c| c.0.as_str()), Some("<p>hello</p>"));
+        assert_eq!(second.title.as_deref(), Some("Second"));
+        assert_eq!(utc(second.published).as_deref(), Some("2003-12-12T12:29:29Z"));
+        assert_eq!(second.summary, None);
+        // RSS 1.0 items named only by rdf:about.
+        let rdf = read(
+            r#"<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns="http://purl.org/rss/1.0/" xmlns:dc="http://purl.org/dc/elements/1.1/">
+<channel rdf:about="http://e.org/"><title>t</title></channel>
+<item rdf:about="http://e.org/a1"><title>A1</title><dc:date>2022-04-19T12:22:44+08:00</dc:date></item>
+<item rdf:about="urn:x:2"><title>A2</title></item></rdf:RDF>"#,
+        );
+        let got: Vec<_> = rdf
+            .entries
+            .iter()
+            .map(|e| (e.link.as_deref(), e.guid.as_deref()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (Some("http://e.org/a1"), Some("http://e.org/a1")),
+                (None, Some("urn:x:2"))
+            ]
+        );
+        assert_eq!(rdf.skipped.count(), 0);
+    }
+
+    /// Atom `type="xhtml"` titles and content, and an empty content element, which rejected
+    /// the whole feed before.
+    #[test]
+    fn atom_xhtml_and_empty_elements() {
+        let r = read(
+            r#"<feed xmlns="http://www.w3.org/2005/Atom"><title>t</title><id>x</id>
+<entry><title type="xhtml"><div xmlns="http://www.w3.org/1999/xhtml">X <b>title</b></div></title><id>e1</id><link href="http://e.org/x1"/>
+<content type="xhtml"><div xmlns="http://www.w3.org/1999/xhtml"><p>Hello <em>world</em></p></div></content></entry>
+<entry><title>E2</title><id>e2</id><link href="http://e.org/x2"/><content type="html"></content><summary/></entry></feed>"#,
+        );
+        assert_eq!(r.entries.len(), 2);
+        assert_eq!(
+            r.entries[0].content.as_ref().map(|c| c.0.as_str()),
+            Some("<p>Hello <em>world</em></p>")
+        );
+        assert_eq!(r.entries[1].title.as_deref(), Some("E2"));
+        assert_eq!(r.entries[1].content, None);
+    }
+
+    /// The README's precedence: pubDate or atom:published before dc:date (whatever the
+    /// order), updated kept apart; links from atom:link; authors from `<author><name>`,
+    /// dc:creator, itunes:author.
+    #[test]
+    fn field_precedence_in_rss_items() {
+        let r = read(
+            r#"<rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:atom="http://www.w3.org/2005/Atom" xmlns:itunes="http://www.itunes.com/dtds/podcast-1.0.dtd"><channel><title>t</title>
+<item><title>P1</title><link>http://e.org/p1</link><dc:date>1650000000</dc:date><pubDate>Tue, 19 Apr 2022 12:22:44 +0800</pubDate><itunes:author>Pod Person</itunes:author></item>
+<item><title>P2</title><atom:link rel="alternate" href="http://e.org/p2"/><atom:published>2022-04-18T10:00:00Z</atom:published><author><name>Named Author</name></author></item>
+<item><title>P3</title><link>http://e.org/p3</link><dc:date>2022-04-17T10:00:00+08:00</dc:date><atom:updated>2022-04-20T10:00:00Z</atom:updated><author>a@e.org</author><dc:creator>李四</dc:creator></item>
+<item><title>P4</title><link>http://e.org/p4</link><author>only@e.org</author></item>
+</channel></rss>"#,
+        );
+        let got: Vec<_> = r
+            .entries
+            .iter()
+            .map(|e| {
+                (
+                    e.link.as_deref(),
+                    utc(e.published),
+                    utc(e.updated),
+                    e.author.as_deref(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (
+                    Some("http://e.org/p1"),
+                    Some("2022-04-19T04:22:44Z".to_owned()),
+                    None,
+                    Some("Pod Person")
+                ),
+                (
+                    Some("http://e.org/p2"),
+                    Some("2022-04-18T10:00:00Z".to_owned()),
+                    None,
+                    Some("Named Author")
+                ),
+                (
+                    Some("http://e.org/p3"),
+                    Some("2022-04-17T02:00:00Z".to_owned()),
+                    Some("2022-04-20T10:00:00Z".to_owned()),
+                    Some("李四")
+                ),
+                (Some("http://e.org/p4"), None, None, Some("only@e.org")),
+            ]
+        );
+    }
+
+    /// Items the parser cannot turn into entries are counted, never dropped silently.
+    #[test]
+    fn unreadable_items_are_counted() {
+        let r = read(
+            r#"<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns="http://purl.org/rss/1.0/">
+<channel><title>t</title></channel><item><title>kept</title><link>http://e.org/1</link></item><item></item><item/></rdf:RDF>"#,
+        );
+        assert_eq!(r.entries.len(), 1);
+        assert_eq!(r.skipped.count(), 2);
+        assert_eq!(
+            r.skipped.summary().as_deref(),
+            Some("no title, link or text the feed parser could read: 2")
         );
     }
 }

@@ -8,6 +8,7 @@
 pub mod feed;
 pub mod html_list;
 pub mod json;
+pub mod jsonfeed;
 
 use crate::dates::ParsedDate;
 
@@ -94,4 +95,60 @@ pub struct Entry {
     pub categories: Vec<String>,
     /// The language, where the document says.
     pub language: Option<String>,
+}
+
+/// Items a document held that did not become articles, counted by reason, so that a
+/// document never yields fewer entries silently: the counts go to the fetch's `fetches`
+/// row (`entries_skipped`, `skip_reason`) and a warning.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Skipped {
+    /// (reason, count), in the order the reasons were first met.
+    reasons: Vec<(String, usize)>,
+}
+
+impl Skipped {
+    /// Counts `count` items skipped for `reason` (nothing when `count` is 0).
+    pub fn add(&mut self, reason: impl Into<String>, count: usize) {
+        if count == 0 {
+            return;
+        }
+        let reason = reason.into();
+        match self.reasons.iter_mut().find(|(r, _)| *r == reason) {
+            Some((_, n)) => *n += count,
+            None => self.reasons.push((reason, count)),
+        }
+    }
+
+    /// Adds another document's counts.
+    pub fn extend(&mut self, other: Skipped) {
+        for (reason, count) in other.reasons {
+            self.add(reason, count);
+        }
+    }
+
+    /// How many items were skipped in all.
+    pub fn count(&self) -> usize {
+        self.reasons.iter().map(|(_, n)| n).sum()
+    }
+
+    /// `"not a JSON object: 1; neither a title nor any text: 2"`, or None when nothing was
+    /// skipped.
+    pub fn summary(&self) -> Option<String> {
+        (!self.reasons.is_empty()).then(|| {
+            self.reasons
+                .iter()
+                .map(|(reason, n)| format!("{reason}: {n}"))
+                .collect::<Vec<_>>()
+                .join("; ")
+        })
+    }
+}
+
+/// What a document yielded: its entries in document order, and the items it skipped.
+#[derive(Clone, Debug, Default)]
+pub struct Read {
+    /// The entries read.
+    pub entries: Vec<Entry>,
+    /// The items that did not become entries, and why.
+    pub skipped: Skipped,
 }

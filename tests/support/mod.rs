@@ -1808,91 +1808,68 @@ pub fn east_money_page(
     )
 }
 
-/// The plain text of an HTML fragment as lines: block elements (`p`, `br`,
-/// `div`, `li`, headings, …) break lines, scripts and styles are dropped,
-/// entities decoded, whitespace (NBSP and U+3000 included) collapsed, empty
-/// lines removed. What CONTRACT §3 calls `content_text`, computed
-/// independently of the crate.
-pub fn text_lines(html: &str) -> Vec<String> {
-    const BLOCKS: &[&str] = &[
-        "p",
-        "br",
-        "div",
-        "li",
-        "ul",
-        "ol",
-        "h1",
-        "h2",
-        "h3",
-        "h4",
-        "h5",
-        "h6",
-        "tr",
-        "table",
-        "blockquote",
-        "pre",
-        "section",
-        "article",
-        "header",
-        "footer",
-        "figure",
-        "figcaption",
-        "dd",
-        "dt",
-        "hr",
-    ];
-    fn walk(el: scraper::ElementRef<'_>, out: &mut String) {
-        for child in el.children() {
-            match child.value() {
-                scraper::Node::Text(t) => out.push_str(t),
-                scraper::Node::Element(e) => {
-                    let name = e.name();
-                    if matches!(name, "script" | "style" | "template" | "noscript") {
-                        continue;
-                    }
-                    let block = BLOCKS.contains(&name);
-                    if block {
-                        out.push('\n');
-                    }
-                    if let Some(c) = scraper::ElementRef::wrap(child) {
-                        walk(c, out);
-                    }
-                    if block {
-                        out.push('\n');
-                    }
-                }
-                _ => {}
-            }
-        }
+/// What the independent oracle (`tests/fixtures/finews/expected/oracle.py`:
+/// html5lib, BeautifulSoup and PyYAML, run once) wrote for one post in
+/// `tests/fixtures/finews/expected/posts.json`: the values CONTRACT §3/§6
+/// promise for it, computed without any code of this crate.
+#[derive(Clone, Debug)]
+pub struct Expected {
+    /// The front matter's title as YAML reads it.
+    pub title: String,
+    /// That title with whitespace collapsed (CONTRACT §3 `title`).
+    pub title_collapsed: String,
+    /// `published_at` (UTC, `Z`), None for an unreadable date.
+    pub published_at: Option<String>,
+    /// `published_local` (`+08:00`), None for an unreadable date.
+    pub published_local: Option<String>,
+    /// The outlet of the body's last `（文章来源：X）`, normalized (§6 *Media*).
+    pub outlet: Option<String>,
+    /// `content_text` of the article HTML, line by line (§3).
+    pub text: Vec<String>,
+}
+
+/// The oracle's record of `file` (a path under `tests/fixtures/finews/posts/`,
+/// or `reference_post.md`); panics when the oracle has no article for it.
+pub fn expected(file: &str) -> Expected {
+    static ORACLE: std::sync::OnceLock<serde_json::Value> = std::sync::OnceLock::new();
+    let doc = ORACLE.get_or_init(|| {
+        serde_json::from_str(&fixture_str("finews/expected/posts.json")).expect("posts.json is JSON")
+    });
+    let rec = &doc["posts"][file];
+    assert_eq!(
+        rec["article"].as_bool(),
+        Some(true),
+        "the oracle has an article for {file}: {rec}"
+    );
+    let text = |key: &str| rec[key].as_str().map(str::to_string);
+    Expected {
+        title: text("title").unwrap_or_default(),
+        title_collapsed: text("title_collapsed").unwrap_or_default(),
+        published_at: text("published_at"),
+        published_local: text("published_local"),
+        outlet: text("outlet"),
+        text: rec["text"]
+            .as_array()
+            .expect("text lines")
+            .iter()
+            .map(|l| l.as_str().expect("a text line").to_string())
+            .collect(),
     }
-    let doc = scraper::Html::parse_fragment(html);
-    let mut raw = String::new();
-    walk(doc.root_element(), &mut raw);
-    raw.lines()
-        .map(|l| {
-            l.split(char::is_whitespace)
-                .filter(|w| !w.is_empty())
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
-        .filter(|l| !l.is_empty())
-        .collect()
 }
 
-/// `text_lines(html)` joined with `\n`.
-pub fn html_text(html: &str) -> String {
-    text_lines(html).join("\n")
+/// The oracle's `content_text` lines of `file`.
+pub fn expected_lines(file: &str) -> Vec<String> {
+    expected(file).text
 }
 
-/// The outlet of the last `（文章来源：X）` line of an HTML body (markup such
-/// as stock-link spans inside it dropped), trimmed.
-pub fn media_line(html: &str) -> Option<String> {
-    let re = regex::Regex::new(r"[（(]\s*文章来源[：:]\s*([^）)\n]+?)\s*[）)]").unwrap();
-    let text = html_text(html);
-    re.captures_iter(&text)
-        .last()
-        .map(|c| c[1].trim().to_string())
-        .filter(|m| !m.is_empty())
+/// The oracle's `content_text` of `file` (lines joined with `\n`).
+pub fn expected_text(file: &str) -> String {
+    expected(file).text.join("\n")
+}
+
+/// The oracle's outlet of `file` (the `（文章来源：X）` line), if it names one.
+pub fn expected_media(file: &str) -> Option<String> {
+    expected(file).outlet
 }
 
 /// One `share_links` row (CONTRACT §3).

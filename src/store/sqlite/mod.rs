@@ -41,6 +41,7 @@ const MIGRATION_SQL: &[&str] = &[
     include_str!("../../../migrations/0009_article_aliases.sql"),
     include_str!("../../../migrations/0010_page_jobs.sql"),
     include_str!("../../../migrations/0011_share_link_sources.sql"),
+    include_str!("../../../migrations/0012_fetch_skipped_entries.sql"),
 ];
 
 /// Every migration ends with a foreign-key check: they run with foreign keys off (a table
@@ -454,8 +455,9 @@ fn commit_batch(tx: &Connection, batch: &FetchBatch, now: &str) -> rusqlite::Res
     }
 
     let mut insert_fetch = tx.prepare_cached(
-        "INSERT INTO fetches (source_id, url, started_at, duration_ms, status, bytes, not_modified, new_articles, error)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        "INSERT INTO fetches (source_id, url, started_at, duration_ms, status, bytes, not_modified, new_articles, error,
+                              entries_skipped, skip_reason)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
     )?;
     let last = batch.attempts.len().saturating_sub(1);
     for (i, attempt) in batch.attempts.iter().enumerate() {
@@ -471,6 +473,8 @@ fn commit_batch(tx: &Connection, batch: &FetchBatch, now: &str) -> rusqlite::Res
             attempt.not_modified,
             new_articles as i64,
             attempt.error,
+            attempt.entries_skipped as i64,
+            attempt.skip_reason,
         ])?;
     }
 
