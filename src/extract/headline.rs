@@ -220,8 +220,16 @@ impl Page<'_> {
             .filter(|h| !signals.excluded(**h))
             .chain(h1s.iter().filter(|h| signals.excluded(**h)))
             .chain(others.iter().filter(|h| !signals.excluded(**h)))
-            .find_map(|el| confirmed(el).map(|text| (text, el.id())));
-        if let Some((text, id)) = pick {
+            .find_map(|el| confirmed(el).map(|text| (text, *el)));
+        if let Some((text, el)) = pick {
+            // An h1 holding the headline and its deck (`<h1><table>…<td>标题</td><td>副题
+            // …</td></table></h1>`): the part that is the title exactly.
+            let wanted: Vec<Vec<char>> = stripped.iter().map(|t| key(t)).filter(|k| k.len() >= 4).collect();
+            let exact = el.descendent_elements().skip(1).find(|d| {
+                let len = signals.text_len(*d);
+                len > 0 && len < text.chars().count() && wanted.contains(&key(&text_of(*d)))
+            });
+            let (text, id) = exact.map_or((text, el.id()), |d| (text_of(d), d.id()));
             return Some(Headline {
                 text,
                 element: Some(id),

@@ -52,6 +52,13 @@ static DATE_IN_TEXT: LazyLock<Regex> = LazyLock::new(|| {
     .expect("literal")
 });
 
+/// A date in a URL path: year, month and day, optionally separated by `-`, `/` or `_`,
+/// not inside a longer number.
+static URL_DATE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?:^|[^0-9])((?:19|20)\d{2})[-/_]?(0[1-9]|1[0-2])[-/_]?(0[1-9]|[12]\d|3[01])(?:[^0-9]|$)")
+        .expect("literal")
+});
+
 /// A year written apart from month/day, then a time: `2021 03/04 08:18:05`.
 static YEAR_APART: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(\d{4})\s+(\d{1,2})\s*/\s*(\d{1,2})\s+(\d{1,2}:\d{2}(?::\d{2})?)").expect("literal")
@@ -300,8 +307,18 @@ impl<'a> Page<'a> {
         };
         match shown {
             Some(s) if s.precision > Precision::DateOnly => refine(Some(s), &mut machine.into_iter()),
-            _ => refine(None, &mut machine.into_iter()).or(shown),
+            _ => refine(None, &mut machine.into_iter())
+                .or(shown)
+                .or_else(|| self.url_date()),
         }
+    }
+
+    /// The date in the page's URL path (`/2022-02/12/`, `/2021/0304/`, `/20210304/`,
+    /// `t20210304_`), a date alone: the last resort for a page that shows none.
+    pub fn url_date(&self) -> Option<ParsedDate> {
+        let c = URL_DATE.captures(self.url.path())?;
+        let joined = format!("{}-{}-{}", &c[1], &c[2], &c[3]);
+        dates::parse(&joined, self.tz, self.now).filter(|d| d.precision == Precision::DateOnly)
     }
 
     /// `article:modified_time` and its relatives.

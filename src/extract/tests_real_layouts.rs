@@ -349,3 +349,40 @@ fn source_links_and_placeholders_on_pages() {
     );
     assert_eq!(media(&got), Some(("北京娱乐信报".to_owned(), MediaRank::Page)));
 }
+
+#[test]
+fn a_deck_inside_the_h1_and_a_date_from_the_url() {
+    // A digital newspaper's `<h1>` holds a table: the headline, then its deck. The page
+    // shows no time; its URL carries the issue date.
+    let body = format!(
+        r#"<div class="dTit2"><h1><table><tr><td class="font02"></td></tr>
+<tr><td class="font01">拿起跨界“指挥棒”成长</td></tr>
+<tr><td class="font02">年过五十的她带领学校民乐团一路前行</td></tr></table></h1></div>
+<div class="dContents">{BODY}</div>"#
+    );
+    let html = page("<title>拿起跨界“指挥棒”成长--大河网</title>", &body);
+    let url =
+        Url::parse("http://newpaper.dahe.cn/hnsb/html/2022-02/12/content_274a65d9.htm").expect("literal");
+    let got = extract(&html, &url, None, TZ, now()).expect("an article");
+    assert_eq!(title(&got), "拿起跨界“指挥棒”成长");
+    assert_eq!(
+        when(&got),
+        ("2022-02-12T00:00:00+08:00".to_owned(), Precision::DateOnly)
+    );
+    // Dates inside longer numbers are no dates: NetEase's `/18/1008/18/` and ids.
+    let url = Url::parse("http://lady.163.com/18/1008/18/DTK8I87G00267VQQ.html").expect("literal");
+    let got = extract(&html, &url, None, TZ, now()).expect("an article");
+    assert_eq!(got.entry.published, None);
+    for (path, want) in [
+        ("/2021/0304/c1004-32041917.html", "2021-03-04T00:00:00+08:00"),
+        (
+            "/zgjq/20220213/t20220213_525740010.html",
+            "2022-02-13T00:00:00+08:00",
+        ),
+        ("/sm/2005-03-21/244339.shtml", "2005-03-21T00:00:00+08:00"),
+    ] {
+        let url = Url::parse(&format!("http://example.cn{path}")).expect("literal");
+        let got = extract(&html, &url, None, TZ, now()).expect("an article");
+        assert_eq!(when(&got), (want.to_owned(), Precision::DateOnly), "{path}");
+    }
+}
