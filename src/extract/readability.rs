@@ -56,15 +56,19 @@ fn main_block<'p>(page: &'p Page<'_>) -> Option<ElementRef<'p>> {
     for el in page.doc.root_element().descendent_elements() {
         let name = el.value().name();
         let measure = signals.of_node(el.id());
+        // A `<div>` holding only text and inline elements is a paragraph written as a div
+        // (government portals: one `<div>` per paragraph): scored like a `<p>`.
+        let div_paragraph = name == "div" && measure.direct_chars > 0 && !has_block_child(el);
         let score = match name {
             "p" | "pre" | "blockquote" => paragraph_score(measure),
+            "div" if div_paragraph => paragraph_score(measure),
             "div" | "td" | "section" | "article" => measure.direct_chars as f64,
             _ => continue,
         };
         if score < 2.0 || measure.excluded {
             continue;
         }
-        if matches!(name, "div" | "td" | "section" | "article") {
+        if matches!(name, "div" | "td" | "section" | "article") && !div_paragraph {
             add(el, score);
             continue;
         }
@@ -85,6 +89,34 @@ fn main_block<'p>(page: &'p Page<'_>) -> Option<ElementRef<'p>> {
             _ => Some((el, s)),
         })
         .map(|(el, _)| el)
+}
+
+/// Whether one of the element's children is a block (its text is then no single
+/// paragraph). Looks at the children only: each element is looked at once, by its parent.
+fn has_block_child(el: ElementRef<'_>) -> bool {
+    el.children().filter_map(ElementRef::wrap).any(|c| {
+        matches!(
+            c.value().name(),
+            "div"
+                | "p"
+                | "table"
+                | "ul"
+                | "ol"
+                | "dl"
+                | "section"
+                | "article"
+                | "h1"
+                | "h2"
+                | "h3"
+                | "h4"
+                | "h5"
+                | "h6"
+                | "blockquote"
+                | "pre"
+                | "form"
+                | "center"
+        )
+    })
 }
 
 /// Visible characters of a paragraph minus its link text; link lists score nothing.

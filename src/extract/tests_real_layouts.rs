@@ -386,3 +386,28 @@ fn a_deck_inside_the_h1_and_a_date_from_the_url() {
         assert_eq!(when(&got), (want.to_owned(), Precision::DateOnly), "{path}");
     }
 }
+
+#[test]
+fn paragraphs_written_as_divs() {
+    // A government portal writes one `<div>` per paragraph: the article is all of them,
+    // not the longest one.
+    let paras = [
+        "新征程催人奋进，新使命激荡人心。今天，市政协第五届委员会第一次会议隆重开幕。",
+        "本次大会是在全市上下深入贯彻落实各项目标任务的关键时刻召开的一次重要会议，意义重大，影响深远。",
+        "时间的年轮，刻印着奋斗者的足迹。五年来，市政协紧紧围绕中心工作，履职尽责，成效显著，广受好评。",
+        "预祝大会圆满成功！",
+    ];
+    let divs: String = paras.iter().map(|p| format!("<div>　　{p}</div>\n")).collect();
+    let body = format!(
+        r#"<div class="mm_title"><h1>热烈祝贺市政协五届一次会议开幕</h1></div>
+<div class="mm_all_article"><div class="TRS_Editor"><div class="Custom_UnionStyle">{divs}</div></div></div>"#
+    );
+    let got = run(&page("<title>热烈祝贺市政协五届一次会议开幕</title>", &body));
+    assert_eq!(got.extractor, "readability");
+    let text = super::tests::body_text(&got);
+    assert_eq!(text.lines().collect::<Vec<_>>().len(), 4, "{text}");
+    assert!(
+        text.starts_with("新征程催人奋进") && text.ends_with("预祝大会圆满成功！"),
+        "{text}"
+    );
+}
