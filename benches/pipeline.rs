@@ -302,6 +302,8 @@ fn batch(source_id: i64, input: &Input, source: &SourceConfig, articles: Vec<Art
             bytes: input.bytes.len() as u64,
             not_modified: false,
             error: None,
+            entries_skipped: 0,
+            skip_reason: None,
         }],
         articles,
         outcome: Some(SourceOutcome::Fetched {

@@ -140,11 +140,18 @@ pub fn normalize_at(entry: Entry, source: &SourceContext<'_>, now: DateTime<Utc>
             .map(title_from_text)
             .unwrap_or_default();
     }
+    let link = entry.link.as_deref().and_then(http_url);
+    // An item that is only a link (a media item, a bookmark) is still an article: its URL
+    // names it.
+    if title.is_empty() {
+        if let Some(url) = link.as_ref().filter(|_| content.is_none()) {
+            title = url.to_string();
+        }
+    }
     if title.is_empty() && content.is_none() {
         return None;
     }
 
-    let link = entry.link.as_deref().and_then(http_url);
     let (url, share_url) = match link.as_deref() {
         Some(l) if dedup::is_share_link(source.dedup, l) => (None, Some(l.to_owned())),
         Some(l) => (Some(l.to_owned()), None),
@@ -359,32 +366,56 @@ fn drop_unseen(html: &str) -> String {
     out
 }
 
-/// Plain text of (sanitized) HTML: tags dropped, entities decoded, block elements on lines
-/// of their own, blank lines removed, spaces collapsed.
+/// Plain text of (sanitized) HTML as a browser renders it (CONTRACT §3 `content_text`):
+/// tags dropped, entities decoded, block elements on lines of their own, blank lines
+/// removed, spaces collapsed. A line break in the source is not a line break of the text
+/// (CSS Text 3 §4.1.2 segment breaks): it disappears between two CJK characters and is a
+/// space elsewhere, except inside `<pre>`. Table cells of a row are separated by a space.
 pub fn html_to_text(html: &str) -> String {
+    /// Marks a block boundary in the raw text; source line breaks stay `\n` until resolved.
+    const BLOCK_BREAK: char = '\u{2029}';
     let mut raw = String::with_capacity(html.len());
     let mut rest = html;
+    let mut pre_depth = 0usize;
+    let push_text = |raw: &mut String, text: &str, in_pre: bool| {
+        if in_pre {
+            raw.extend(text.chars().map(|c| if c == '\n' { BLOCK_BREAK } else { c }));
+        } else {
+            raw.push_str(text);
+        }
+    };
     while let Some(open) = rest.find('<') {
-        raw.push_str(&rest[..open]);
+        push_text(&mut raw, &rest[..open], pre_depth > 0);
         let after = &rest[open + 1..];
         let Some(close) = after.find('>') else {
             rest = "";
             break;
         };
+        let closing = after.starts_with('/');
         let tag = after[..close].trim_start_matches('/');
         let name_end = tag
             .find(|c: char| c.is_ascii_whitespace() || c == '/')
             .unwrap_or(tag.len());
-        if is_block_tag(&tag[..name_end]) {
-            raw.push('\n');
+        let name = &tag[..name_end];
+        if is_block_tag(name) {
+            raw.push(BLOCK_BREAK);
+        } else if name.eq_ignore_ascii_case("td") || name.eq_ignore_ascii_case("th") {
+            raw.push(' ');
+        }
+        if name.eq_ignore_ascii_case("pre") {
+            pre_depth = if closing {
+                pre_depth.saturating_sub(1)
+            } else {
+                pre_depth + 1
+            };
         }
         rest = &after[close + 1..];
     }
-    raw.push_str(rest);
+    push_text(&mut raw, rest, pre_depth > 0);
     let decoded = html_escape::decode_html_entities(&raw);
     let mut text = String::with_capacity(decoded.len());
-    for line in decoded.lines() {
-        let line = collapse_whitespace(line);
+    for line in decoded.split(BLOCK_BREAK) {
+        let line = collapse_whitespace(&resolve_segment_breaks(line));
         if !line.is_empty() {
             if !text.is_empty() {
                 text.push('\n');
@@ -395,7 +426,64 @@ pub fn html_to_text(html: &str) -> String {
     text
 }
 
+/// CSS Text 3 §4.1.2: a segment break (`\n`, `\r\n`, `\r`) with the white space around it
+/// is removed when the characters on both sides are East Asian wide (Chinese, Japanese,
+/// full-width punctuation; not Hangul) or one side is a zero-width space, else it becomes
+/// one space.
+fn resolve_segment_breaks(line: &str) -> std::borrow::Cow<'_, str> {
+    if !line.contains(['\n', '\r']) {
+        return std::borrow::Cow::Borrowed(line);
+    }
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        if c != '\n' && c != '\r' {
+            out.push(c);
+            continue;
+        }
+        // The whole run of white space holding the break.
+        let mut end = i + c.len_utf8();
+        while let Some(&(j, next)) = chars.peek() {
+            if !next.is_whitespace() {
+                break;
+            }
+            end = j + next.len_utf8();
+            chars.next();
+        }
+        let before = out.trim_end_matches(|c: char| c.is_whitespace() && c != '\u{200b}');
+        out.truncate(before.len());
+        let prev = out.chars().next_back();
+        let next = line[end..].chars().next();
+        let joined = match (prev, next) {
+            (Some('\u{200b}'), _) | (_, Some('\u{200b}')) => true,
+            (Some(a), Some(b)) => is_east_asian_wide(a) && is_east_asian_wide(b),
+            _ => false,
+        };
+        if !joined {
+            out.push(' ');
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// East Asian Width F or W (or H), Hangul excluded: the scripts written without spaces
+/// between words, whose line breaks a renderer removes.
+fn is_east_asian_wide(c: char) -> bool {
+    matches!(u32::from(c),
+        0x2E80..=0x303E // CJK radicals, Kangxi, ideographic description, CJK symbols and punctuation
+        | 0x3041..=0x33FF // Hiragana, Katakana, Bopomofo, CJK compatibility
+        | 0x3400..=0x4DBF // CJK extension A
+        | 0x4E00..=0x9FFF // CJK unified ideographs
+        | 0xF900..=0xFAFF // CJK compatibility ideographs
+        | 0xFE30..=0xFE4F // CJK compatibility forms
+        | 0xFF01..=0xFF60 // full-width forms
+        | 0xFFE0..=0xFFE6
+        | 0x20000..=0x3FFFD) // CJK extensions B and later
+}
+
 fn is_block_tag(name: &str) -> bool {
+    // WHATWG HTML §15.3 (Rendering): the elements displayed as blocks, list items or table
+    // rows (a `br` breaks a line too).
     const BLOCKS: &[&str] = &[
         "p",
         "br",
@@ -403,24 +491,43 @@ fn is_block_tag(name: &str) -> bool {
         "li",
         "ul",
         "ol",
+        "dl",
+        "dd",
+        "dt",
         "h1",
         "h2",
         "h3",
         "h4",
         "h5",
         "h6",
+        "hgroup",
         "tr",
         "table",
+        "caption",
         "blockquote",
         "pre",
+        "listing",
+        "xmp",
+        "plaintext",
+        "center",
+        "address",
+        "dialog",
         "section",
         "article",
+        "aside",
+        "nav",
+        "main",
+        "search",
         "header",
         "footer",
         "figure",
         "figcaption",
-        "dd",
-        "dt",
+        "details",
+        "summary",
+        "form",
+        "fieldset",
+        "legend",
+        "menu",
         "hr",
     ];
     BLOCKS.iter().any(|b| b.eq_ignore_ascii_case(name))
@@ -643,6 +750,25 @@ mod tests {
         );
         assert_eq!(media_from_text("没有来源"), None);
         assert_eq!(normalize_media("【上海证券报】"), "上海证券报");
+    }
+
+    /// Line breaks inside `<pre>` are the text's own; elsewhere a source line break is a
+    /// space, or nothing between two CJK characters (values written by hand).
+    #[test]
+    fn preformatted_text_keeps_its_lines() {
+        assert_eq!(
+            html_to_text("<pre>a = 1\nb = 2</pre><p>x\ny</p>"),
+            "a = 1\nb = 2\nx y"
+        );
+        assert_eq!(
+            html_to_text("<p>上证指数\n  收涨，\r\n涨幅</p>"),
+            "上证指数收涨，涨幅"
+        );
+        // A break between a full-width comma and a Latin letter is a space (CSS Text 3).
+        assert_eq!(
+            html_to_text("<p>收涨，\nA股\n上涨 0.5%\n。</p>"),
+            "收涨， A股上涨 0.5% 。"
+        );
     }
 
     /// Found by `tests/properties.rs` (normalize_hostile_entries_long): an untitled entry

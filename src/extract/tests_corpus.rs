@@ -291,20 +291,6 @@ fn every_finews_post_reads_back_from_its_east_money_page() {
     assert_eq!(equal, 98);
 }
 
-/// Bodies of `text_cases.json` where feedcrawler's text differed from the oracle's when
-/// the cases were written (issue 13 findings, see the ignored test below): a source
-/// newline inside a paragraph becomes a line break (HTML/CSS make it a space, or nothing
-/// between two CJK characters), `<center>` (a block in the WHATWG rendering rules, East
-/// Money's wrapper of images and captions) breaks no line, and table cells are glued
-/// (`20212022`).
-const KNOWN_DIFFERENT: [&str; 5] = [
-    "<p>第一行\n第二行</p>",
-    "<p>The quick brown fox\njumps over the lazy dog.</p>",
-    "<p>a</p>\r\n<p>b\r\nc</p>",
-    "<center><img src=\"k.png\"></center><center>图为K线图</center>正文",
-    "<table><tr><td>2021</td><td>2022</td></tr><tr><td>1.5</td><td>2.5</td></tr></table>",
-];
-
 /// Each case of `text_cases.json` as (html, the oracle's text, the oracle's outlet).
 fn text_cases() -> Vec<(String, String, Option<String>)> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/finews/expected/text_cases.json");
@@ -350,33 +336,14 @@ fn compare(cases: &[(String, String, Option<String>)]) -> Vec<String> {
         .collect()
 }
 
+/// Every small body reads as the oracle reads it — including the issue 13 findings: a
+/// source newline inside a paragraph (a space, or nothing between two CJK characters),
+/// `<center>` breaking a line, table cells kept apart.
 #[test]
 fn small_bodies_read_as_the_oracle_reads_them() {
-    let (known, agreed): (Vec<_>, Vec<_>) = text_cases()
-        .into_iter()
-        .partition(|(html, _, _)| KNOWN_DIFFERENT.contains(&html.as_str()));
-    assert_eq!(
-        known.len(),
-        KNOWN_DIFFERENT.len(),
-        "every known difference is a case"
-    );
-    let diffs = compare(&agreed);
-    assert!(
-        diffs.is_empty(),
-        "{} differ from the oracle:\n{}",
-        diffs.len(),
-        diffs.join("\n")
-    );
-}
-
-#[test]
-#[ignore = "product findings of issue 13: source newlines, <center>, table cells (see KNOWN_DIFFERENT)"]
-fn small_bodies_the_product_reads_differently() {
-    let known: Vec<_> = text_cases()
-        .into_iter()
-        .filter(|(html, _, _)| KNOWN_DIFFERENT.contains(&html.as_str()))
-        .collect();
-    let diffs = compare(&known);
+    let cases = text_cases();
+    assert_eq!(cases.len(), 20);
+    let diffs = compare(&cases);
     assert!(
         diffs.is_empty(),
         "{} differ from the oracle:\n{}",

@@ -107,13 +107,7 @@ pub fn parse(
                     (html, ContentRank::Feed)
                 })
             });
-            let link = e
-                .links
-                .iter()
-                .find(|l| l.rel.as_deref().is_none_or(|r| r == "alternate"))
-                .or_else(|| e.links.first())
-                .map(|l| l.href.trim().to_owned())
-                .filter(|l| !l.is_empty())
+            let link = item_link(&e.links)
                 // RSS: a guid is the item's permalink unless it says isPermaLink="false".
                 .or_else(|| {
                     let guid = e.id.trim();
@@ -147,6 +141,40 @@ pub fn parse(
         })
         .collect();
     Ok(Read { entries, skipped })
+}
+
+/// The item's link among its links: an alternate (Atom's default relation; RSS links have
+/// none) that is http(s) and says it is HTML, else the first http(s) alternate, else the
+/// first alternate, else the first link. A `gemini:` or `text/plain` alternate listed first
+/// does not hide the web page; an unlabelled link does not beat one labelled `text/html`.
+fn item_link(links: &[feed_rs::model::Link]) -> Option<String> {
+    let href = |l: &feed_rs::model::Link| Some(l.href.trim().to_owned()).filter(|h| !h.is_empty());
+    let is_web = |l: &feed_rs::model::Link| {
+        let h = l.href.trim_start();
+        h.get(..7).is_some_and(|p| p.eq_ignore_ascii_case("http://"))
+            || h.get(..8).is_some_and(|p| p.eq_ignore_ascii_case("https://"))
+    };
+    let is_html = |l: &feed_rs::model::Link| {
+        l.media_type
+            .as_deref()
+            .is_some_and(|t| t.starts_with("text/html") || t.starts_with("application/xhtml"))
+    };
+    let alternates: Vec<&feed_rs::model::Link> = links
+        .iter()
+        .filter(|l| {
+            l.rel
+                .as_deref()
+                .is_none_or(|r| r.trim().eq_ignore_ascii_case("alternate"))
+        })
+        .collect();
+    alternates
+        .iter()
+        .copied()
+        .find(|l| is_web(l) && is_html(l))
+        .or_else(|| alternates.iter().copied().find(|l| is_web(l)))
+        .or_else(|| alternates.first().copied())
+        .or_else(|| links.first())
+        .and_then(href)
 }
 
 /// The `<item>`/`<entry>` elements of a feed document (at the depth feeds put them: under
@@ -559,6 +587,26 @@ mod tests {
                     Some("李四")
                 ),
                 (Some("http://e.org/p4"), None, None, Some("only@e.org")),
+            ]
+        );
+    }
+
+    /// Of several Atom links, the web page (values written by hand).
+    #[test]
+    fn the_web_page_among_several_links() {
+        let r = read(
+            r#"<feed xmlns="http://www.w3.org/2005/Atom"><title>t</title><id>x</id>
+<entry><title>a</title><id>1</id><link href="http://e.org/a"/><link rel="alternate" type="text/html" href="http://e.org/a.html"/><link rel="edit" href="http://e.org/a/edit"/></entry>
+<entry><title>b</title><id>2</id><link rel="alternate" type="text/gemini" href="gemini://e.org/b"/><link rel="alternate" type="text/html" href="http://e.org/b"/></entry>
+<entry><title>c</title><id>3</id><link rel="enclosure" href="http://e.org/c.mp3"/></entry></feed>"#,
+        );
+        let links: Vec<_> = r.entries.iter().map(|e| e.link.as_deref()).collect();
+        assert_eq!(
+            links,
+            vec![
+                Some("http://e.org/a.html"),
+                Some("http://e.org/b"),
+                Some("http://e.org/c.mp3")
             ]
         );
     }

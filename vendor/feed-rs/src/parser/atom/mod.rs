@@ -175,6 +175,7 @@ fn handle_entry<R: BufRead>(parser: &Parser, element: Element<R>) -> ParseFeedRe
     // Parse the entry
     let mut entry = Entry::default();
     let mut created = None;
+    let mut dc_date = None;
     for child in element.children() {
         let child = child?;
         match child.ns_and_tag() {
@@ -206,6 +207,11 @@ fn handle_entry<R: BufRead>(parser: &Parser, element: Element<R>) -> ParseFeedRe
             // Atom 0.3 called it <issued>.
             (NS::Atom, "published") | (NS::Atom, "pubDate") | (NS::Atom, "issued") => if_some_then(child.child_as_text(), |text| entry.published = parser.parse_timestamp(&text)),
 
+            // Dublin Core inside Atom entries (Atom 0.3 feeds especially): dc:date is the
+            // publication time when the entry has no <published>/<issued>, dc:creator an author.
+            (NS::DublinCore, "date") | (NS::DublinCore, "issued") => if_some_then(child.child_as_text(), |text| dc_date = parser.parse_timestamp(&text)),
+            (NS::DublinCore, "creator") => if_some_then(child.child_as_text().filter(|n| !n.trim().is_empty()), |name| entry.authors.push(Person::parse(&name).role("creator"))),
+
             // Atom 0.3 <created>: the publication time only when nothing says better.
             (NS::Atom, "created") => if_some_then(child.child_as_text(), |text| created = parser.parse_timestamp(&text)),
 
@@ -225,7 +231,7 @@ fn handle_entry<R: BufRead>(parser: &Parser, element: Element<R>) -> ParseFeedRe
     }
 
     if entry.published.is_none() {
-        entry.published = created;
+        entry.published = dc_date.or(created);
     }
 
     // Handle completion of an entry, potentially emitting media objects if we've found them along the way
