@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use scraper::ElementRef;
 
 use super::Found;
-use super::page::Page;
+use super::page::{Page, text_of};
 use super::signals::{Measure, names_of};
 
 /// Characters of paragraph text a block needs to count as the article.
@@ -37,7 +37,35 @@ pub(super) fn extract(page: &Page<'_>) -> Option<Found> {
 
 /// The inner HTML of the page's main text block, if it has one.
 pub(super) fn main_body(page: &Page<'_>) -> Option<String> {
-    main_block(page).map(|e| e.inner_html())
+    let block = main_block(page)?;
+    let body = block.inner_html();
+    Some(match lead_before(page, block) {
+        Some(lead) => format!("<p>{}</p>{body}", html_escape::encode_text(&lead)),
+        None => body,
+    })
+}
+
+/// The article's lead shown in its own box right before the main block (NetEase's
+/// `div.post_desc`), when the page's description confirms it is the article's own: its
+/// text equals `description` / `og:description`. Kept as the body's first paragraph.
+fn lead_before(page: &Page<'_>, block: ElementRef<'_>) -> Option<String> {
+    let description = page.meta(&["description", "og:description"])?;
+    let signals = page.signals();
+    let previous = block
+        .prev_siblings()
+        .filter_map(ElementRef::wrap)
+        .take(3)
+        .find(|e| signals.has_text(*e))?;
+    if signals.text_len(previous) > 400 || signals.excluded(previous) {
+        return None;
+    }
+    let lead = text_of(previous);
+    let same = |a: &str, b: &str| {
+        let keep = |s: &str| s.chars().filter(|c| c.is_alphanumeric()).collect::<String>();
+        let (a, b) = (keep(a), keep(b));
+        !a.is_empty() && a == b
+    };
+    same(&lead, &description).then_some(lead)
 }
 
 /// The block with the most paragraph text. Scores come from the page's [`Signals`](super::signals::Signals)

@@ -411,3 +411,29 @@ fn paragraphs_written_as_divs() {
         "{text}"
     );
 }
+
+#[test]
+fn a_lead_box_the_description_confirms_opens_the_body() {
+    // NetEase shows the article's lead in `div.post_desc` right before `#endText`; the
+    // page's description is the same text.
+    let lead = "一看标题我就知道是说哪里了……";
+    let head = format!(
+        r#"<title>世界上唯一的女儿国_网易旅游</title><meta name="description" content="{lead}">
+<meta property="og:type" content="article"><meta property="og:title" content="世界上唯一的女儿国">"#
+    );
+    let body = format!(
+        r#"<div class="post_content_main"><h1>世界上唯一的女儿国</h1>
+<div class="post_body"><div class="post_desc">{lead}<i class="quot"></i></div>
+<div class="post_text" id="endText">{BODY}</div></div></div>"#
+    );
+    let got = run(&page(&head, &body));
+    let text = super::tests::body_text(&got);
+    assert!(
+        text.starts_with(lead) && text.contains("中标利率维持在2.2%不变"),
+        "{text}"
+    );
+    // A box that is not the description stays out.
+    let got = run(&page(&head.replace(lead, "别的摘要"), &body));
+    let text = super::tests::body_text(&got);
+    assert!(text.starts_with("3月3日，中国人民银行"), "{text}");
+}
