@@ -45,12 +45,11 @@ pub(super) fn extract(page: &Page<'_>) -> Option<Found> {
         .iter()
         .find_map(|s| page.first_with_text(s))
         .map(text_of)
-        .or_else(|| page.single_h1())
-        .or_else(|| page.meta(&["og:title"]))
-        .or_else(|| page.doc_title());
+        .or_else(|| page.fallback_title());
     let mut found = Found {
         title,
         body: Some(body.inner_html()),
+        published_shown: true,
         summary: body
             .select(&css("div.b-review"))
             .find(|e| page.signals().has_text(*e))

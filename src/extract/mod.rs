@@ -9,13 +9,17 @@
 //! Every body goes through the same cleaning (`clean.rs`): scripts, styles, share blocks,
 //! ad boxes, East Money's summary box and stock-quote images are removed; paragraphs,
 //! `<strong>` and the `（文章来源：X）` line stay (normalization reads the outlet from it).
-//! The page's `来源：` line is reported separately as [`MediaRank::Page`] media. The
-//! published time is the extractor's own, replaced by a page-level one (meta
-//! `article:published_time`, JSON-LD, `<time>`) when that is more precise and agrees.
+//! The page's `来源：` line is reported separately as [`MediaRank::Page`] media. The title
+//! is the headline element the page's `<title>`/`og:title` confirm, else those titles
+//! without the site's name (`headline.rs`). The published time is the one shown in the
+//! byline, replaced by a machine one (meta `article:published_time`, JSON-LD, `<time>`)
+//! only when that is more precise and agrees to the minute; without a shown time, the
+//! extractor's own, refined the same way.
 //! Pure functions: no I/O, no clock.
 
 mod clean;
 mod eastmoney;
+mod headline;
 mod jsonld;
 mod ld;
 mod opengraph;
@@ -29,6 +33,8 @@ mod tests;
 mod tests_corpus;
 #[cfg(test)]
 mod tests_hostile;
+#[cfg(test)]
+mod tests_real_layouts;
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
@@ -91,6 +97,9 @@ struct Found {
     /// Raw body HTML (cleaned in `finish`).
     body: Option<String>,
     published: Option<ParsedDate>,
+    /// Whether `published` was read from the page's visible byline (a layout's info line,
+    /// a configured selector) rather than from a machine field (meta, JSON-LD).
+    published_shown: bool,
     updated: Option<ParsedDate>,
     /// The `来源：` outlet as written.
     media: Option<String>,
@@ -169,7 +178,15 @@ fn finish(page: &Page<'_>, found: Found, extractor: &'static str) -> Option<Extr
         tracing::trace!(extractor, url = %page.url, "body too short");
         return None;
     }
-    let published = page.best_published(found.published);
+    // A visible byline time beats a date-only or disagreeing machine time (see
+    // `Page::best_published`); the extractor's own reading is the visible one when it
+    // read the byline.
+    let (primary, shown) = if found.published_shown {
+        (None, found.published.or_else(|| page.shown_published()))
+    } else {
+        (found.published, page.shown_published())
+    };
+    let published = page.best_published(primary, shown);
     let updated = found.updated.or_else(|| page.meta_updated());
     let media = found
         .media

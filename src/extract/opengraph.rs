@@ -27,11 +27,11 @@ pub(super) fn extract(page: &Page<'_>) -> Option<Found> {
         .map(|e| e.inner_html())
         .or_else(|| readability::main_body(page));
     Some(Found {
-        title: og_title.or_else(|| page.single_h1()).or_else(|| page.doc_title()),
+        // The confirmed headline: og:title alone is cut short on some pages.
+        title: page.fallback_title(),
         body,
-        published: og_published
-            .and_then(|d| page.parse_date(&d))
-            .or_else(|| page.byline_date()),
+        // The byline's time is weighed against this one in `finish`.
+        published: og_published.and_then(|d| page.parse_date(&d)),
         media: page.byline_media(),
         ..Found::default()
     })

@@ -25,20 +25,11 @@ const POSITIVE_NAMES: &[&str] = &[
 
 pub(super) fn extract(page: &Page<'_>) -> Option<Found> {
     let body = main_body(page)?;
-    let signals = page.signals();
-    let title = page
-        .single_h1()
-        .or_else(|| {
-            page.doc
-                .select(&super::page::css("h1"))
-                .find(|h| signals.has_text(*h) && !signals.excluded(*h))
-                .map(text_of)
-        })
-        .or_else(|| page.doc_title());
+    let title = page.fallback_title();
     Some(Found {
         title,
         body: Some(body),
-        published: page.byline_date(),
+        // `finish` reads the byline's time.
         media: page.byline_media(),
         ..Found::default()
     })
@@ -46,7 +37,35 @@ pub(super) fn extract(page: &Page<'_>) -> Option<Found> {
 
 /// The inner HTML of the page's main text block, if it has one.
 pub(super) fn main_body(page: &Page<'_>) -> Option<String> {
-    main_block(page).map(|e| e.inner_html())
+    let block = main_block(page)?;
+    let body = block.inner_html();
+    Some(match lead_before(page, block) {
+        Some(lead) => format!("<p>{}</p>{body}", html_escape::encode_text(&lead)),
+        None => body,
+    })
+}
+
+/// The article's lead shown in its own box right before the main block (NetEase's
+/// `div.post_desc`), when the page's description confirms it is the article's own: its
+/// text equals `description` / `og:description`. Kept as the body's first paragraph.
+fn lead_before(page: &Page<'_>, block: ElementRef<'_>) -> Option<String> {
+    let description = page.meta(&["description", "og:description"])?;
+    let signals = page.signals();
+    let previous = block
+        .prev_siblings()
+        .filter_map(ElementRef::wrap)
+        .take(3)
+        .find(|e| signals.has_text(*e))?;
+    if signals.text_len(previous) > 400 || signals.excluded(previous) {
+        return None;
+    }
+    let lead = text_of(previous);
+    let same = |a: &str, b: &str| {
+        let keep = |s: &str| s.chars().filter(|c| c.is_alphanumeric()).collect::<String>();
+        let (a, b) = (keep(a), keep(b));
+        !a.is_empty() && a == b
+    };
+    same(&lead, &description).then_some(lead)
 }
 
 /// The block with the most paragraph text. Scores come from the page's [`Signals`](super::signals::Signals)
@@ -65,15 +84,19 @@ fn main_block<'p>(page: &'p Page<'_>) -> Option<ElementRef<'p>> {
     for el in page.doc.root_element().descendent_elements() {
         let name = el.value().name();
         let measure = signals.of_node(el.id());
+        // A `<div>` holding only text and inline elements is a paragraph written as a div
+        // (government portals: one `<div>` per paragraph): scored like a `<p>`.
+        let div_paragraph = name == "div" && measure.direct_chars > 0 && !has_block_child(el);
         let score = match name {
             "p" | "pre" | "blockquote" => paragraph_score(measure),
+            "div" if div_paragraph => paragraph_score(measure),
             "div" | "td" | "section" | "article" => measure.direct_chars as f64,
             _ => continue,
         };
         if score < 2.0 || measure.excluded {
             continue;
         }
-        if matches!(name, "div" | "td" | "section" | "article") {
+        if matches!(name, "div" | "td" | "section" | "article") && !div_paragraph {
             add(el, score);
             continue;
         }
@@ -94,6 +117,34 @@ fn main_block<'p>(page: &'p Page<'_>) -> Option<ElementRef<'p>> {
             _ => Some((el, s)),
         })
         .map(|(el, _)| el)
+}
+
+/// Whether one of the element's children is a block (its text is then no single
+/// paragraph). Looks at the children only: each element is looked at once, by its parent.
+fn has_block_child(el: ElementRef<'_>) -> bool {
+    el.children().filter_map(ElementRef::wrap).any(|c| {
+        matches!(
+            c.value().name(),
+            "div"
+                | "p"
+                | "table"
+                | "ul"
+                | "ol"
+                | "dl"
+                | "section"
+                | "article"
+                | "h1"
+                | "h2"
+                | "h3"
+                | "h4"
+                | "h5"
+                | "h6"
+                | "blockquote"
+                | "pre"
+                | "form"
+                | "center"
+        )
+    })
 }
 
 /// Visible characters of a paragraph minus its link text; link lists score nothing.

@@ -61,9 +61,7 @@ pub(super) fn extract(page: &Page<'_>, selectors: &ArticleSelectors) -> Option<F
     let body = spec(selectors.content.as_deref()?)?.html(page)?;
     let field = |raw: &Option<String>| raw.as_deref().and_then(spec).and_then(|s| s.value(page));
     let title = field(&selectors.title).or_else(|| page.fallback_title());
-    let published = field(&selectors.published)
-        .and_then(|d| page.parse_date(&d))
-        .or_else(|| page.byline_date());
+    let published = field(&selectors.published).and_then(|d| page.parse_date(&d));
     let media = match field(&selectors.media) {
         Some(text) if text.contains("来源") => source_of(&text),
         Some(text) => Some(text),
@@ -73,6 +71,9 @@ pub(super) fn extract(page: &Page<'_>, selectors: &ArticleSelectors) -> Option<F
         title,
         body: Some(body),
         published,
+        // A configured selector reads what the page shows; without one `finish` reads
+        // the byline.
+        published_shown: published.is_some(),
         media,
         ..Found::default()
     })

@@ -23,7 +23,7 @@ fn utc(got: &Extracted) -> String {
     format_utc(got.entry.published.expect("a published time").utc)
 }
 
-fn body_text(got: &Extracted) -> String {
+pub(super) fn body_text(got: &Extracted) -> String {
     html_to_text(&sanitize_html(&got.entry.content.as_ref().expect("content").0))
 }
 

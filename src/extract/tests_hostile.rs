@@ -146,8 +146,14 @@ fn stages() {
     let body = super::readability::main_body(&page).expect("body");
     eprintln!("main_body {:?}", t.elapsed());
     let t = Instant::now();
+    let _ = page.headline();
+    eprintln!("headline {:?}", t.elapsed());
+    let t = Instant::now();
     let _ = page.byline_date();
     eprintln!("byline_date {:?}", t.elapsed());
+    let t = Instant::now();
+    let _ = page.shown_published();
+    eprintln!("shown_published {:?}", t.elapsed());
     let t = Instant::now();
     let _ = page.byline_media();
     eprintln!("byline_media {:?}", t.elapsed());
@@ -161,7 +167,7 @@ fn stages() {
     let _ = crate::normalize::html_to_text(&s);
     eprintln!("to_text {:?}", t.elapsed());
     let t = Instant::now();
-    let _ = page.best_published(None);
+    let _ = page.best_published(None, None);
     eprintln!("best_published {:?}", t.elapsed());
     let t = Instant::now();
     drop(page);
