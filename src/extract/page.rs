@@ -39,7 +39,18 @@ pub(super) fn css(selector: &str) -> Selector {
 
 /// The element's text, whitespace collapsed.
 pub(super) fn text_of(el: ElementRef<'_>) -> String {
-    collapse_whitespace(&el.text().collect::<String>())
+    let mut text = String::new();
+    let mut stack = vec![*el];
+    // Depth-first in document order, not descending into unrendered elements (`<style>`
+    // inside a paragraph, scripts, a `<textarea>` of gallery data).
+    while let Some(node) = stack.pop() {
+        match node.value() {
+            scraper::Node::Text(t) => text.push_str(t),
+            scraper::Node::Element(e) if node.id() != el.id() && super::signals::is_unrendered(e.name()) => {}
+            _ => stack.extend(node.children().rev()),
+        }
+    }
+    collapse_whitespace(&text)
 }
 
 /// A source label: `来源：`, `来源:`, and the `本文来源：` / `文章来源：` / `信息来源：` forms.

@@ -191,6 +191,11 @@ impl Signals {
             _ => {
                 let mut m = Measure::default();
                 for (kid, value) in node.children().zip(kids) {
+                    // Text no reader sees (a `<style>` inside a `<p>`, a script, a
+                    // hidden `<textarea>` of gallery data) is no text of the page.
+                    if matches!(kid.value(), Node::Element(e) if is_unrendered(e.name())) {
+                        continue;
+                    }
                     m.chars += value.chars;
                     m.link_chars += value.link_chars;
                     m.text = m.text.then(value.text);
@@ -250,7 +255,7 @@ impl Signals {
 /// Tags that are never the article's text.
 const EXCLUDED_TAGS: &[&str] = &[
     "nav", "footer", "aside", "header", "form", "script", "style", "noscript", "menu", "select", "button",
-    "template", "head", "title",
+    "template", "head", "title", "textarea",
 ];
 /// Class or id words that mark navigation and other surroundings of the article.
 const EXCLUDED_NAMES: &[&str] = &[
@@ -272,6 +277,15 @@ const EXCLUDED_NAMES: &[&str] = &[
     "advert",
     "toolbar",
 ];
+
+/// Elements whose text content is never shown as text: style sheets, scripts, templates,
+/// and `<textarea>` (pages hide data for their scripts in one).
+pub(super) fn is_unrendered(name: &str) -> bool {
+    matches!(
+        name,
+        "script" | "style" | "template" | "textarea" | "noscript" | "title" | "head"
+    )
+}
 
 /// The element's `class` and `id`, lowercased, for matching names.
 pub(super) fn names_of(el: ElementRef<'_>) -> String {
