@@ -237,9 +237,9 @@ static NUMERIC: LazyLock<Regex> = LazyLock::new(|| {
         r"(?x)^
         (\d{4}) (?:[-/.]|\ ?年\ ?) (\d{1,2}) (?:[-/.]|\ ?月\ ?) (\d{1,2}) (?:\ ?日)?
         (?: (?:[Tt]|\ )? (\d{1,2}) : (\d{2})
-            (?: : (\d{2}) (?: [.,] (\d{1,9}) | : (\d{1,3}) )? )?
+            (?: : (\d{1,2}) (?: [.,] (\d{1,9}) | : (\d{1,3}) )? )?
         )?
-        \ ? (Z|z|UTC|GMT|[+-]\d{2}(?::?\d{2})?)?
+        \ ? (Z|z|UTC|GMT|[+-]\d{2}(?::\d{1,2}|\d{2})?)?
         $",
     )
     .expect("static regex")
@@ -285,7 +285,19 @@ fn numeric_offset(zone: &str) -> Option<FixedOffset> {
         b'-' => (-1, &zone[1..]),
         _ => return None,
     };
-    let digits: String = rest.chars().filter(|c| *c != ':').collect();
+    // `+08:00`, and `+00:0` as some generators cut it: hours and minutes apart.
+    if let Some((h, m)) = rest.split_once(':') {
+        let all_digits = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
+        if !all_digits(h) || !all_digits(m) {
+            return None;
+        }
+        let (hours, minutes) = (h.parse::<i32>().ok()?, m.parse::<i32>().ok()?);
+        if hours > 14 || minutes > 59 {
+            return None;
+        }
+        return FixedOffset::east_opt(sign * (hours * 3600 + minutes * 60));
+    }
+    let digits = rest;
     if !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }

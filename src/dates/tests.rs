@@ -485,3 +485,28 @@ fn a_leap_second_is_the_last_second_of_its_minute() {
         Some(p.utc.with_nanosecond(0).unwrap())
     );
 }
+
+/// Real feeds (ROME's and feed-rs's test suites) write one-digit seconds and cut offset
+/// minutes; values written by hand.
+#[test]
+fn one_digit_seconds_and_short_offset_minutes() {
+    expect(
+        "2006-01-17T12:35:9+01:00",
+        "2006-01-17T11:35:09Z",
+        "2006-01-17T12:35:09+01:00",
+        OffsetSeconds,
+    );
+    expect(
+        "2017-06-13T03:18:00+00:0",
+        "2017-06-13T03:18:00Z",
+        "2017-06-13T03:18:00+00:00",
+        OffsetSeconds,
+    );
+    expect(
+        "2022-04-19T12:22:44+08:00",
+        "2022-04-19T04:22:44Z",
+        "2022-04-19T12:22:44+08:00",
+        OffsetSeconds,
+    );
+    assert_eq!(show("2022-04-19T12:22:44+08:75"), None);
+}
