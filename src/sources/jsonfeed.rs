@@ -143,9 +143,7 @@ mod tests {
     use super::*;
 
     fn now() -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339("2022-04-20T00:00:00Z")
-            .map(|t| t.with_timezone(&Utc))
-            .unwrap_or_default()
+        crate::sources::test_now()
     }
 
     fn read(json: &str) -> Read {

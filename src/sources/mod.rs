@@ -152,3 +152,14 @@ pub struct Read {
     /// The items that did not become entries, and why.
     pub skipped: Skipped,
 }
+
+/// The "now" of the parsers' unit tests: 2022-04-20T00:00:00Z, the day after the reference
+/// article.
+#[cfg(test)]
+pub(crate) fn test_now() -> chrono::DateTime<chrono::Utc> {
+    use chrono::TimeZone;
+    chrono::Utc
+        .with_ymd_and_hms(2022, 4, 20, 0, 0, 0)
+        .single()
+        .unwrap_or_default()
+}
