@@ -74,7 +74,7 @@ impl Templates {
     ) -> Result<String, ExportError> {
         self.env
             .get_template(key)
-            .and_then(|t| t.render(Value::from_iter(ctx.clone())))
+            .and_then(|t| t.render(Value::from(ctx.clone())))
             .map_err(|e| template_error(key, config_path, &e))
     }
 }
@@ -169,6 +169,9 @@ fn render_post(
     // Every column by name; `tags` as a list; a few derived values.
     let mut ctx: BTreeMap<String, Value> = BTreeMap::new();
     for (name, cell) in a.columns.iter().zip(&a.values) {
+        if super::INTERNAL_COLUMNS.contains(&name.as_str()) {
+            continue;
+        }
         let v = match cell {
             Cell::Null => Value::from(()),
             Cell::Integer(n) => Value::from(*n),

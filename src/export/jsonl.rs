@@ -43,13 +43,11 @@ pub fn export(
 
 /// One article as one line of JSON, `\n` included.
 pub fn write_record(line: &mut Vec<u8>, a: &ArticleRecord) {
-    // serde_json into a Vec<u8> cannot fail: every key and value is a plain string,
-    // number or array of strings.
     let json = |line: &mut Vec<u8>, v: &dyn erased::Json| v.write(line);
     line.push(b'{');
-    for (i, (name, cell)) in a.columns.iter().zip(&a.values).enumerate() {
-        if i > 0 {
-            line.push(b',');
+    for (name, cell) in a.columns.iter().zip(&a.values) {
+        if super::INTERNAL_COLUMNS.contains(&name.as_str()) {
+            continue;
         }
         json(line, &name.as_str());
         line.push(b':');
@@ -66,8 +64,7 @@ pub fn write_record(line: &mut Vec<u8>, a: &ArticleRecord) {
             }
             Cell::Text(s) => json(line, &s.as_str()),
         }
-    }
-    if !a.columns.is_empty() {
+        // Every column is followed by one: `sources` always comes last.
         line.push(b',');
     }
     line.extend_from_slice(b"\"sources\":");

@@ -19,6 +19,11 @@ use chrono_tz::Tz;
 
 use crate::store::{ArticleFilter, Reader, StoreError};
 
+/// `articles` columns that hold the crawler's merge state (CONTRACT §6: the rank of the
+/// stored content, the precision of the stored time, the rank of the media's origin), not
+/// data about the article: left out of JSON Lines and of the template variables.
+pub const INTERNAL_COLUMNS: &[&str] = &["content_rank", "time_precision", "media_rank"];
+
 /// What went wrong in an export or an OPML import.
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {
