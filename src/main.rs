@@ -228,8 +228,7 @@ fn export(
         let summary = if format == ExportFormat::Jekyll {
             if out == Path::new("-") {
                 return Err(ExportError::Usage(
-                    "--format jekyll writes one file per article: --out must be a folder, not -"
-                        .into(),
+                    "--format jekyll writes one file per article: --out must be a folder, not -".into(),
                 ));
             }
             let r = export::jekyll::export(

@@ -23,7 +23,10 @@ fn seed() -> Vec<u8> {
     let copy = fixture("finews/reference_post.md");
     let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/seed/000_1bd4150e373cca66.txt");
     if let Ok(original) = std::fs::read(&shared) {
-        assert!(original == copy, "tests/fixtures/finews/reference_post.md differs from the seed");
+        assert!(
+            original == copy,
+            "tests/fixtures/finews/reference_post.md differs from the seed"
+        );
     }
     copy
 }
@@ -51,7 +54,10 @@ fn crawl_reference(extra_config: &str) -> Crawl {
         Some("http://finance.eastmoney.com/a/202204192348095567.html"),
     );
     let server = TestServer::start();
-    server.set(format!("/a/{ID}.html"), Route::ok("text/html; charset=utf-8", page));
+    server.set(
+        format!("/a/{ID}.html"),
+        Route::ok("text/html; charset=utf-8", page),
+    );
     let dir = tempdir();
     let mut cfg = publisher_config(&format!(
         "[share]\nresolve = [{:?}]\nallow_hosts = []\n",
@@ -126,7 +132,11 @@ fn the_reference_article_exports_to_the_seed_byte_for_byte_and_idempotently() {
         .unwrap();
     let again = export(&c.config, &posts, &[]);
     again.assert_code(0);
-    assert!(again.stderr.contains("0 posts written, 1 unchanged"), "{}", again.diag());
+    assert!(
+        again.stderr.contains("0 posts written, 1 unchanged"),
+        "{}",
+        again.diag()
+    );
     let mtime = std::fs::metadata(posts.join(POST)).unwrap().modified().unwrap();
     assert_eq!(mtime, old, "an unchanged post is not rewritten");
     assert_eq!(std::fs::read(posts.join(POST)).unwrap(), want);
@@ -141,14 +151,25 @@ fn the_reference_article_exports_to_the_seed_byte_for_byte_and_idempotently() {
     drop(conn);
     let third = export(&c.config, &posts, &[]);
     third.assert_code(0);
-    assert!(third.stderr.contains("1 posts written, 0 unchanged"), "{}", third.diag());
+    assert!(
+        third.stderr.contains("1 posts written, 0 unchanged"),
+        "{}",
+        third.diag()
+    );
     let text = std::fs::read_to_string(posts.join(POST)).unwrap();
     assert!(
         text.contains("\ntitle: \"工信部：二季度工业经济稳增长有四大举措\"\n"),
         "{text}"
     );
-    assert_ne!(std::fs::metadata(posts.join(POST)).unwrap().modified().unwrap(), old);
-    assert_eq!(files(&posts), vec![POST.to_string()], "no temporary file left behind");
+    assert_ne!(
+        std::fs::metadata(posts.join(POST)).unwrap().modified().unwrap(),
+        old
+    );
+    assert_eq!(
+        files(&posts),
+        vec![POST.to_string()],
+        "no temporary file left behind"
+    );
 }
 
 #[test]
@@ -159,7 +180,11 @@ fn templates_from_the_config_and_source_and_since_filters() {
          footer = \"来源：{{ media }}｜{{ categories }}｜{{ sources | join(',') }}\"\n",
     );
     let posts = c.dir.path().join("posts");
-    let out = export(&c.config, &posts, &["--source", "em-share", "--since", "2022-04-19"]);
+    let out = export(
+        &c.config,
+        &posts,
+        &["--source", "em-share", "--since", "2022-04-19"],
+    );
     let _diag = out.on_panic();
     out.assert_code(0);
     let text = std::fs::read_to_string(posts.join(POST)).unwrap();
@@ -169,7 +194,9 @@ fn templates_from_the_config_and_source_and_since_filters() {
         "{text}"
     );
     assert!(
-        text.ends_with(&format!("\n\n<{SHARE_URL}>\n\n来源：证券日报网｜zhengquanribaowang zhengquanribaowang｜em-share")),
+        text.ends_with(&format!(
+            "\n\n<{SHARE_URL}>\n\n来源：证券日报网｜zhengquanribaowang zhengquanribaowang｜em-share"
+        )),
         "{text}"
     );
 
@@ -247,8 +274,16 @@ fn yaml_specials_in_titles_and_default_categories() {
         assert_eq!(doc["categories"].as_str(), Some("changjiangshangbao"));
         assert_eq!(doc["tags"].as_str(), Some("长江商报新闻"));
     }
-    assert_eq!(front(20)["categories"].as_str(), Some("eastmoney"), "category_map");
-    assert_eq!(front(21)["categories"].as_str(), Some("hk"), "the source's category first");
+    assert_eq!(
+        front(20)["categories"].as_str(),
+        Some("eastmoney"),
+        "category_map"
+    );
+    assert_eq!(
+        front(21)["categories"].as_str(),
+        Some("hk"),
+        "the source's category first"
+    );
     // No media: the article's own tags.
     assert_eq!(front(22)["tags"].as_str(), Some("a b"));
     let text = std::fs::read_to_string(posts.join("2024-02-01-22.md")).unwrap();
@@ -276,11 +311,19 @@ fn errors_name_the_problem_and_exit_as_the_contract_says() {
 
     let out = export(&config, &posts, &["--since", "last tuesday"]);
     out.assert_code(2);
-    assert!(out.stderr.contains("--since \"last tuesday\" is not a date"), "{}", out.diag());
+    assert!(
+        out.stderr.contains("--since \"last tuesday\" is not a date"),
+        "{}",
+        out.diag()
+    );
 
     let out = export(&config, &posts, &["--source", "nope"]);
     out.assert_code(2);
-    assert!(out.stderr.contains("--source \"nope\": no source of that name"), "{}", out.diag());
+    assert!(
+        out.stderr.contains("--source \"nope\": no source of that name"),
+        "{}",
+        out.diag()
+    );
 
     let out = export(&config, &posts, &[]);
     out.assert_code(2);

@@ -42,12 +42,14 @@ fn generated_db(dir: &Path, n: i64) -> std::path::PathBuf {
             )
             .unwrap();
         // About 1.2 KB of text per article, as a short news item.
-        let para = "工业和信息化部新闻发言人表示，一季度工业经济实现平稳开局，工业和信息化发展取得积极成效。".repeat(4);
+        let para = "工业和信息化部新闻发言人表示，一季度工业经济实现平稳开局，工业和信息化发展取得积极成效。"
+            .repeat(4);
         for i in 1..=n {
             let info = (i % 2 == 0).then(|| format!("NW2024{i:012}"));
-            let key = info
-                .as_ref()
-                .map_or_else(|| format!("url:https://example.org/a/{i}"), |c| format!("info:{c}"));
+            let key = info.as_ref().map_or_else(
+                || format!("url:https://example.org/a/{i}"),
+                |c| format!("info:{c}"),
+            );
             // One article a minute from 2024-01-01T00:00:00Z.
             let t = chrono::DateTime::from_timestamp(1_704_067_200 + i * 60, 0).unwrap();
             let utc = t.format("%Y-%m-%dT%H:%M:%SZ").to_string();
@@ -109,7 +111,8 @@ fn one_hundred_thousand_articles_stream_in_flat_memory() {
     assert!(text.ends_with('\n'));
 
     let first: Value = serde_json::from_str(lines[0]).unwrap();
-    let para = "工业和信息化部新闻发言人表示，一季度工业经济实现平稳开局，工业和信息化发展取得积极成效。".repeat(4);
+    let para =
+        "工业和信息化部新闻发言人表示，一季度工业经济实现平稳开局，工业和信息化发展取得积极成效。".repeat(4);
     assert_eq!(
         first,
         json!({
@@ -148,7 +151,10 @@ fn one_hundred_thousand_articles_stream_in_flat_memory() {
     assert_eq!(third["sources"], json!(["src-a", "src-b"]));
     assert_eq!(third["tags"], json!(["证券日报网新闻", "t0"]));
     assert_eq!(
-        lines.iter().filter(|l| l.contains("\"sources\":[\"src-a\",\"src-b\"]")).count(),
+        lines
+            .iter()
+            .filter(|l| l.contains("\"sources\":[\"src-a\",\"src-b\"]"))
+            .count(),
         33_333
     );
     // Internal merge state is not part of the export.

@@ -71,12 +71,19 @@ fn nested_folders_give_blocks_that_check_accepts_and_round_trip() {
         "east-money-co\tfeed\thttps://np.example.com/feed?a=1&b=2\t",
         "hacker-news\tfeed\thttps://news.ycombinator.com/rss\t",
     ] {
-        assert!(check.stdout.contains(line), "check lists {line:?}\n{}", check.diag());
+        assert!(
+            check.stdout.contains(line),
+            "check lists {line:?}\n{}",
+            check.diag()
+        );
     }
 
     // Back out as OPML (to a file and to stdout), and in again: the same blocks.
     let exported = dir.path().join("out.opml");
-    let out = run(&config, &["export", "--format", "opml", "--out", exported.to_str().unwrap()]);
+    let out = run(
+        &config,
+        &["export", "--format", "opml", "--out", exported.to_str().unwrap()],
+    );
     out.assert_code(0);
     let stdout = run(&config, &["export", "--format", "opml", "--out", "-"]);
     stdout.assert_code(0);
@@ -90,7 +97,10 @@ fn nested_folders_give_blocks_that_check_accepts_and_round_trip() {
         ),
         "{text}"
     );
-    assert!(text.contains("<outline text=\"证券\" title=\"证券\">"), "folders by category: {text}");
+    assert!(
+        text.contains("<outline text=\"证券\" title=\"证券\">"),
+        "folders by category: {text}"
+    );
     let again = run(&missing, &["import-opml", exported.to_str().unwrap()]);
     again.assert_code(0);
     assert_eq!(again.stdout, BLOCKS);
@@ -101,7 +111,9 @@ fn only_enabled_feed_sources_are_exported_and_bad_files_are_reported() {
     let dir = tempdir();
     let mut cfg = base_config();
     cfg.push_str(&feed_source("on", "https://a.example/rss", "x", &[]));
-    cfg.push_str("\n[[source]]\nname = \"off\"\ntype = \"feed\"\nurl = \"https://b.example/rss\"\nenabled = false\n");
+    cfg.push_str(
+        "\n[[source]]\nname = \"off\"\ntype = \"feed\"\nurl = \"https://b.example/rss\"\nenabled = false\n",
+    );
     cfg.push_str("\n[[source]]\nname = \"links\"\ntype = \"share_links\"\nurls = [\"https://c.example/s?infoCode=NW202204192348095567\"]\n");
     let config = write_config(dir.path(), &cfg);
     let out = run(&config, &["export", "--format", "opml", "--out", "-"]);
@@ -110,7 +122,18 @@ fn only_enabled_feed_sources_are_exported_and_bad_files_are_reported() {
     assert_eq!(out.stdout.matches("xmlUrl=").count(), 1, "{}", out.stdout);
     assert!(out.stdout.contains("xmlUrl=\"https://a.example/rss\""));
 
-    let out = run(&config, &["export", "--format", "opml", "--out", "-", "--since", "2024-01-01"]);
+    let out = run(
+        &config,
+        &[
+            "export",
+            "--format",
+            "opml",
+            "--out",
+            "-",
+            "--since",
+            "2024-01-01",
+        ],
+    );
     out.assert_code(2);
 
     let bad = dir.path().join("bad.opml");
@@ -118,7 +141,10 @@ fn only_enabled_feed_sources_are_exported_and_bad_files_are_reported() {
     let out = run(&config, &["import-opml", bad.to_str().unwrap()]);
     out.assert_code(1);
     assert!(out.stderr.contains("not a valid OPML file"), "{}", out.diag());
-    let out = run(&config, &["import-opml", dir.path().join("missing.opml").to_str().unwrap()]);
+    let out = run(
+        &config,
+        &["import-opml", dir.path().join("missing.opml").to_str().unwrap()],
+    );
     out.assert_code(1);
     assert!(out.stderr.contains("cannot read"), "{}", out.diag());
 }

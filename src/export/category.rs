@@ -99,7 +99,10 @@ mod tests {
         map.insert("东方财富网".to_owned(), "eastmoney".to_owned());
         assert_eq!(default_category(Some("hk"), Some("东方财富网"), &map), "hk");
         assert_eq!(default_category(None, Some("东方财富网"), &map), "eastmoney");
-        assert_eq!(default_category(Some(" "), Some("证券日报网"), &map), "zhengquanribaowang");
+        assert_eq!(
+            default_category(Some(" "), Some("证券日报网"), &map),
+            "zhengquanribaowang"
+        );
         assert_eq!(default_category(None, None, &map), "");
     }
 }

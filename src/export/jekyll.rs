@@ -198,7 +198,10 @@ fn render_post(
         Some(m) => format!("{m}新闻"),
         None => tag_list.join(" "),
     };
-    ctx.insert("default_categories".into(), Value::from(default_categories.clone()));
+    ctx.insert(
+        "default_categories".into(),
+        Value::from(default_categories.clone()),
+    );
     ctx.insert("default_tags".into(), Value::from(default_tags.clone()));
 
     let categories = if templates.categories {
@@ -216,12 +219,13 @@ fn render_post(
     ctx.insert("tags".into(), Value::from(tags.clone()));
     let footer = templates.render("footer", &ctx, config_path)?;
 
-    let mut text = String::with_capacity(
-        a.text("content_html").map_or(0, str::len) + footer.len() + 512,
-    );
+    let mut text = String::with_capacity(a.text("content_html").map_or(0, str::len) + footer.len() + 512);
     text.push_str("---\n");
     text.push_str(&format!("layout: {}\n", yaml_plain(&cfg.layout)));
-    text.push_str(&format!("title: {}\n", yaml_quoted(a.text("title").unwrap_or(""))));
+    text.push_str(&format!(
+        "title: {}\n",
+        yaml_quoted(a.text("title").unwrap_or(""))
+    ));
     if let Some(d) = &date_line {
         text.push_str(&format!("date: {d}\n"));
     }

@@ -5,7 +5,6 @@
 //! the article (`sightings`), sorted. Rows are written as they are read, so memory stays
 //! flat whatever the number of articles (see README "Export" for the measured figure).
 
-
 use indicatif::ProgressBar;
 
 use super::{ExportError, Output, write_error};

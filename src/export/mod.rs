@@ -37,9 +37,7 @@ pub enum ExportError {
         value: String,
     },
     /// `--source` names no source of the database.
-    #[error(
-        "--source {name:?}: no source of that name in the database; `feedcrawler sources` lists them"
-    )]
+    #[error("--source {name:?}: no source of that name in the database; `feedcrawler sources` lists them")]
     UnknownSource {
         /// What the user wrote.
         name: String,
@@ -145,9 +143,7 @@ impl Output {
                     Ok(n)
                 });
                 match result {
-                    Err(ExportError::Write { source, .. })
-                        if source.kind() == io::ErrorKind::BrokenPipe =>
-                    {
+                    Err(ExportError::Write { source, .. }) if source.kind() == io::ErrorKind::BrokenPipe => {
                         Ok(0)
                     }
                     other => other,
@@ -158,9 +154,7 @@ impl Output {
                 let file = std::fs::File::create(&tmp).map_err(|source| write_error(path, source))?;
                 let mut w = io::BufWriter::with_capacity(1 << 16, file);
                 let result = write(&mut w).and_then(|n| {
-                    let file = w
-                        .into_inner()
-                        .map_err(|e| write_error(path, e.into_error()))?;
+                    let file = w.into_inner().map_err(|e| write_error(path, e.into_error()))?;
                     file.sync_all().map_err(|source| write_error(path, source))?;
                     std::fs::rename(&tmp, path).map_err(|source| write_error(path, source))?;
                     Ok(n)
@@ -250,12 +244,18 @@ mod tests {
     fn since_reads_dates_in_the_config_timezone_and_rfc3339_as_written() {
         let tz = Tz::Asia__Shanghai;
         assert_eq!(parse_since("2022-04-19", tz).unwrap(), "2022-04-18T16:00:00Z");
-        assert_eq!(parse_since("2022-04-19 12:22", tz).unwrap(), "2022-04-19T04:22:00Z");
+        assert_eq!(
+            parse_since("2022-04-19 12:22", tz).unwrap(),
+            "2022-04-19T04:22:00Z"
+        );
         assert_eq!(
             parse_since("2022-04-19T12:22:44+08:00", tz).unwrap(),
             "2022-04-19T04:22:44Z"
         );
-        assert_eq!(parse_since("2022-04-19T04:22:44Z", tz).unwrap(), "2022-04-19T04:22:44Z");
+        assert_eq!(
+            parse_since("2022-04-19T04:22:44Z", tz).unwrap(),
+            "2022-04-19T04:22:44Z"
+        );
         assert!(parse_since("yesterday", tz).unwrap_err().is_usage());
         assert!(parse_since("2022-13-01", tz).is_err());
     }

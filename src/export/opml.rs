@@ -200,7 +200,11 @@ fn feed(o: &Outline, url: &str, stack: &[Option<String>], names: &mut BTreeSet<S
     let category = o
         .category
         .as_deref()
-        .and_then(|c| c.split(',').map(|c| c.trim().trim_matches('/')).find(|c| !c.is_empty()))
+        .and_then(|c| {
+            c.split(',')
+                .map(|c| c.trim().trim_matches('/'))
+                .find(|c| !c.is_empty())
+        })
         .map(str::to_owned)
         .or_else(|| stack.iter().rev().flatten().next().cloned());
     let host = url::Url::parse(url)

@@ -183,9 +183,11 @@ impl Reader {
     /// Whether a source of this name is in the database.
     pub fn has_source(&self, name: &str) -> Result<bool, StoreError> {
         self.conn
-            .query_row("SELECT EXISTS (SELECT 1 FROM sources WHERE name = ?1)", [name], |r| {
-                r.get(0)
-            })
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM sources WHERE name = ?1)",
+                [name],
+                |r| r.get(0),
+            )
             .map_err(|e| self.sqlite(e))
     }
 
