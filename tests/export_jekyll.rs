@@ -299,17 +299,19 @@ fn errors_name_the_problem_and_exit_as_the_contract_says() {
     let mut cfg = base_config();
     cfg.push_str("\n[export.jekyll]\nfooter = \"{{ media \"\n");
     let config = write_config(dir.path(), &cfg);
-    run(&config, &["migrate"]).assert_code(0);
+    // Same folder, same database, no broken template.
+    let good = write_config_named(dir.path(), "good.toml", &base_config());
+    run(&good, &["migrate"]).assert_code(0);
     let conn = open_db(&db_path(dir.path()));
     insert(&conn, 1, "t", Some("m"), None);
     drop(conn);
     let posts = dir.path().join("posts");
 
-    let out = run(&config, &["export", "--format", "yaml", "--out", "x"]);
+    let out = run(&good, &["export", "--format", "yaml", "--out", "x"]);
     out.assert_code(2);
     assert!(out.stderr.contains("yaml"), "{}", out.diag());
 
-    let out = export(&config, &posts, &["--since", "last tuesday"]);
+    let out = export(&good, &posts, &["--since", "last tuesday"]);
     out.assert_code(2);
     assert!(
         out.stderr.contains("--since \"last tuesday\" is not a date"),
@@ -317,7 +319,7 @@ fn errors_name_the_problem_and_exit_as_the_contract_says() {
         out.diag()
     );
 
-    let out = export(&config, &posts, &["--source", "nope"]);
+    let out = export(&good, &posts, &["--source", "nope"]);
     out.assert_code(2);
     assert!(
         out.stderr.contains("--source \"nope\": no source of that name"),
@@ -325,12 +327,31 @@ fn errors_name_the_problem_and_exit_as_the_contract_says() {
         out.diag()
     );
 
+    // A template that does not parse is a config error: `check` (and every command) names
+    // file, line and key.
     let out = export(&config, &posts, &[]);
     out.assert_code(2);
-    assert!(out.stderr.contains("[export.jekyll] footer in"), "{}", out.diag());
+    assert!(out.stderr.contains("footer"), "{}", out.diag());
+    let check = run(&config, &["check"]);
+    check.assert_code(2);
+    assert!(check.stderr.contains("feedcrawler.toml:"), "{}", check.diag());
+    assert!(check.stderr.contains("footer"), "{}", check.diag());
+    assert!(
+        check.stderr.contains("template does not parse"),
+        "{}",
+        check.diag()
+    );
+    // One that parses but fails to render (an unknown filter) is reported by export.
+    let filter_cfg = format!(
+        "{}\n[export.jekyll]\ntags = \"{{{{ media | nosuchfilter }}}}\"\n",
+        base_config()
+    );
+    let bad_filter = write_config_named(dir.path(), "filter.toml", &filter_cfg);
+    let out = export(&bad_filter, &posts, &[]);
+    out.assert_code(2);
+    assert!(out.stderr.contains("[export.jekyll] tags in"), "{}", out.diag());
 
     // A file where the folder should be: a runtime failure (1) naming the path.
-    let good = write_config_named(dir.path(), "good.toml", &base_config());
     let blocker = dir.path().join("a-file");
     std::fs::write(&blocker, "x").unwrap();
     let out = export(&good, &blocker.join("posts"), &[]);
