@@ -16,6 +16,7 @@ pub mod crawl;
 pub mod daemon;
 pub mod dates;
 pub mod dedup;
+pub mod export;
 pub mod extract;
 pub mod fetch;
 pub mod html_bounds;

@@ -63,11 +63,43 @@ enum Command {
         #[arg(long, default_value_t = 20)]
         limit: usize,
     },
+    /// Write articles as Jekyll posts or JSON Lines, or the feed sources as OPML.
+    Export {
+        /// jekyll: one post per article in DIR; jsonl: one JSON object per line; opml: the
+        /// enabled feed sources.
+        #[arg(long, value_enum)]
+        format: ExportFormat,
+        /// A folder (jekyll) or a file; `-` is standard output (jsonl, opml).
+        #[arg(long)]
+        out: PathBuf,
+        /// Only articles published since: YYYY-MM-DD (in [daemon] timezone) or RFC 3339.
+        #[arg(long)]
+        since: Option<String>,
+        /// Only articles this source saw.
+        #[arg(long)]
+        source: Option<String>,
+    },
+    /// Print a [[source]] block for every feed of an OPML file (append them to the config).
+    ImportOpml {
+        /// The OPML file (from a feed reader's export).
+        file: PathBuf,
+    },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ExportFormat {
+    Jekyll,
+    Jsonl,
+    Opml,
 }
 
 fn main() -> ExitCode {
     feedcrawler::cpu::limit_malloc_arenas();
     let cli = Cli::parse();
+    // Turning an OPML file into config blocks needs no config: a new user has none yet.
+    if let Command::ImportOpml { file } = &cli.command {
+        return import_opml(file);
+    }
     let config = match Config::load(&cli.config) {
         Ok(config) => config,
         Err(e) => {
@@ -152,6 +184,95 @@ fn run(command: Command, config: &Config) -> anyhow::Result<ExitCode> {
                 );
             }
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Export {
+            format,
+            out,
+            since,
+            source,
+        } => export(config, format, &out, since.as_deref(), source.as_deref()),
+        Command::ImportOpml { file } => Ok(import_opml(&file)),
+    }
+}
+
+fn export(
+    config: &Config,
+    format: ExportFormat,
+    out: &Path,
+    since: Option<&str>,
+    source: Option<&str>,
+) -> anyhow::Result<ExitCode> {
+    use feedcrawler::export::{self, ExportError, Output};
+    let result = (|| -> Result<String, ExportError> {
+        if format == ExportFormat::Opml {
+            if since.is_some() || source.is_some() {
+                return Err(ExportError::Usage(
+                    "--since and --source select articles; --format opml exports sources".into(),
+                ));
+            }
+            let n = export::opml::export(config, &Output::parse(out))?;
+            return Ok(format!("{n} feed sources"));
+        }
+        let reader = Reader::open(&config.daemon.database)?;
+        let filter = export::filter(&reader, since, source, config.daemon.timezone)?;
+        let progress = if std::io::stderr().is_terminal() {
+            let bar = ProgressBar::new(reader.count_articles(&filter)?);
+            bar.set_style(
+                ProgressStyle::with_template("{bar:40} {pos}/{len} articles [{elapsed}]")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            );
+            bar
+        } else {
+            ProgressBar::hidden()
+        };
+        let summary = if format == ExportFormat::Jekyll {
+            if out == Path::new("-") {
+                return Err(ExportError::Usage(
+                    "--format jekyll writes one file per article: --out must be a folder, not -".into(),
+                ));
+            }
+            let r = export::jekyll::export(
+                &reader,
+                &filter,
+                &config.export.jekyll,
+                &config.path,
+                config.daemon.timezone,
+                out,
+                &progress,
+            )?;
+            format!("{} posts written, {} unchanged", r.written, r.unchanged)
+        } else {
+            let n = export::jsonl::export(&reader, &filter, &Output::parse(out), &progress)?;
+            format!("{n} articles")
+        };
+        progress.finish_and_clear();
+        Ok(summary)
+    })();
+    match result {
+        Ok(summary) => {
+            // stdout may be the export itself (`--out -`): the summary goes to stderr.
+            eprintln!("feedcrawler: exported {summary} to {}", out.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        // Printed here, not through anyhow's `{:#}`: these messages already carry their cause.
+        Err(e) => {
+            eprintln!("feedcrawler: {e}");
+            Ok(ExitCode::from(if e.is_usage() { 2 } else { 1 }))
+        }
+    }
+}
+
+fn import_opml(file: &Path) -> ExitCode {
+    use feedcrawler::export::opml;
+    match opml::read_file(file) {
+        Ok(feeds) => {
+            print!("{}", opml::to_toml(&feeds));
+            eprintln!("feedcrawler: {} feeds in {}", feeds.len(), file.display());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("feedcrawler: {e}");
+            ExitCode::from(1)
         }
     }
 }

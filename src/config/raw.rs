@@ -178,8 +178,8 @@ pub(super) struct RawExport {
 #[serde(default, deny_unknown_fields)]
 pub(super) struct RawJekyll {
     pub(super) layout: Option<Str>,
-    pub(super) categories: Option<String>,
-    pub(super) tags: Option<String>,
-    pub(super) footer: Option<String>,
+    pub(super) categories: Option<Str>,
+    pub(super) tags: Option<Str>,
+    pub(super) footer: Option<Str>,
     pub(super) category_map: Option<BTreeMap<String, String>>,
 }

@@ -559,9 +559,20 @@ impl Ctx<'_> {
         if let Some(v) = &r.layout {
             j.layout = self.sec("[export.jekyll]").nonempty("layout", v)?;
         }
-        j.categories = r.categories.clone();
-        j.tags = r.tags.clone();
-        j.footer = r.footer.clone();
+        // Templates are parsed here so that `check` reports a broken one with its line,
+        // not the first `export` (which renders them with minijinja, src/export/jekyll.rs).
+        let sec = self.sec("[export.jekyll]");
+        let template = |key: &str, v: &Option<Str>| -> Res<Option<String>> {
+            let Some(v) = v else { return Ok(None) };
+            let env = minijinja::Environment::new();
+            if let Err(e) = env.template_from_str(v.get_ref()) {
+                return Err(sec.err(v.span(), key, format!("template does not parse: {e}")));
+            }
+            Ok(Some(v.get_ref().clone()))
+        };
+        j.categories = template("categories", &r.categories)?;
+        j.tags = template("tags", &r.tags)?;
+        j.footer = template("footer", &r.footer)?;
         j.category_map = r.category_map.clone().unwrap_or_default();
         Ok(ExportConfig { jekyll: j })
     }

@@ -37,6 +37,66 @@ pub struct SourceSummary {
     pub sightings: i64,
 }
 
+/// Which articles an export reads (`feedcrawler export --since/--source`).
+#[derive(Clone, Debug, Default)]
+pub struct ArticleFilter {
+    /// Only articles published at or after this UTC time (RFC 3339, `…Z`); an article
+    /// without a publication time counts from its `first_seen_at`.
+    pub since: Option<String>,
+    /// Only articles that this source saw (a `sightings` row).
+    pub source: Option<String>,
+}
+
+/// One column value of an exported row, as SQLite stored it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Cell {
+    /// NULL.
+    Null,
+    /// INTEGER.
+    Integer(i64),
+    /// REAL.
+    Real(f64),
+    /// TEXT (or a BLOB read as lossy UTF-8: no `articles` column holds one).
+    Text(String),
+}
+
+/// One `articles` row for export: every column of the table, in table order, and the
+/// names of the sources that saw it. Columns are read by name (`SELECT *`) so that a
+/// column added by a later migration is exported without code changes.
+#[derive(Clone, Debug)]
+pub struct ArticleRecord {
+    /// The column names (shared by every row of one export).
+    pub columns: std::sync::Arc<[String]>,
+    /// The values, one per column.
+    pub values: Vec<Cell>,
+    /// `sources.name` of every sighting, sorted.
+    pub sources: Vec<String>,
+}
+
+impl ArticleRecord {
+    /// The value of column `name`, if the table has it.
+    pub fn get(&self, name: &str) -> Option<&Cell> {
+        let i = self.columns.iter().position(|c| c == name)?;
+        self.values.get(i)
+    }
+
+    /// The text of column `name`; `None` when NULL or absent (an integer is not text).
+    pub fn text(&self, name: &str) -> Option<&str> {
+        match self.get(name)? {
+            Cell::Text(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The integer of column `name`.
+    pub fn integer(&self, name: &str) -> Option<i64> {
+        match self.get(name)? {
+            Cell::Integer(n) => Some(*n),
+            _ => None,
+        }
+    }
+}
+
 /// A read-only connection for the command line and consumers' queries.
 pub struct Reader {
     path: PathBuf,
@@ -118,5 +178,90 @@ impl Reader {
             .collect()
         };
         run().map_err(|e| self.sqlite(e))
+    }
+
+    /// Whether a source of this name is in the database.
+    pub fn has_source(&self, name: &str) -> Result<bool, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM sources WHERE name = ?1)",
+                [name],
+                |r| r.get(0),
+            )
+            .map_err(|e| self.sqlite(e))
+    }
+
+    /// How many articles [`Reader::for_each_article`] would visit (for a progress bar).
+    pub fn count_articles(&self, filter: &ArticleFilter) -> Result<u64, StoreError> {
+        let sql = format!("SELECT count(*) FROM articles a WHERE {}", ARTICLE_FILTER);
+        self.conn
+            .query_row(&sql, params![filter.since, filter.source], |r| r.get::<_, i64>(0))
+            .map(|n| n.max(0) as u64)
+            .map_err(|e| self.sqlite(e))
+    }
+
+    /// Calls `visit` with every article that passes `filter`, in id order, one row at a
+    /// time: nothing is collected, so memory does not grow with the number of articles.
+    /// The whole walk reads one snapshot (a read transaction), whatever the daemon writes
+    /// meanwhile. `visit`'s error stops the walk and is returned as `Err(Ok(e))`; a
+    /// database error as `Err(Err(e))`.
+    pub fn for_each_article<E>(
+        &self,
+        filter: &ArticleFilter,
+        mut visit: impl FnMut(&ArticleRecord) -> Result<(), E>,
+    ) -> Result<(), Result<E, StoreError>> {
+        let db = |e: rusqlite::Error| -> Result<E, StoreError> { Err(self.sqlite(e)) };
+        // The sources of a sighting as a JSON array: one correlated lookup per row through
+        // the sightings primary key (article_id, source_id).
+        let sql = format!(
+            "SELECT a.*, (SELECT json_group_array(name) FROM
+                            (SELECT s.name FROM sightings g JOIN sources s ON s.id = g.source_id
+                             WHERE g.article_id = a.id ORDER BY s.name)) AS \"sources()\"
+             FROM articles a WHERE {ARTICLE_FILTER} ORDER BY a.id"
+        );
+        let tx = self.conn.unchecked_transaction().map_err(db)?;
+        let mut stmt = tx.prepare(&sql).map_err(db)?;
+        let n = stmt.column_count();
+        let columns: std::sync::Arc<[String]> = stmt
+            .column_names()
+            .into_iter()
+            .take(n.saturating_sub(1))
+            .map(str::to_owned)
+            .collect();
+        let mut rows = stmt.query(params![filter.since, filter.source]).map_err(db)?;
+        while let Some(row) = rows.next().map_err(db)? {
+            let mut values = Vec::with_capacity(columns.len());
+            for i in 0..columns.len() {
+                values.push(cell(row.get_ref(i).map_err(db)?));
+            }
+            let sources = match row.get_ref(columns.len()).map_err(db)? {
+                rusqlite::types::ValueRef::Text(t) => {
+                    serde_json::from_slice::<Vec<String>>(t).unwrap_or_default()
+                }
+                _ => Vec::new(),
+            };
+            let record = ArticleRecord {
+                columns: std::sync::Arc::clone(&columns),
+                values,
+                sources,
+            };
+            visit(&record).map_err(Ok)?;
+        }
+        Ok(())
+    }
+}
+
+/// The WHERE clause of an export; `?1` is `since`, `?2` the source name (each NULL = all).
+const ARTICLE_FILTER: &str = "(?1 IS NULL OR coalesce(a.published_at, a.first_seen_at) >= ?1)
+     AND (?2 IS NULL OR EXISTS (SELECT 1 FROM sightings g JOIN sources s ON s.id = g.source_id
+                                WHERE g.article_id = a.id AND s.name = ?2))";
+
+fn cell(v: rusqlite::types::ValueRef<'_>) -> Cell {
+    use rusqlite::types::ValueRef;
+    match v {
+        ValueRef::Null => Cell::Null,
+        ValueRef::Integer(n) => Cell::Integer(n),
+        ValueRef::Real(x) => Cell::Real(x),
+        ValueRef::Text(t) | ValueRef::Blob(t) => Cell::Text(String::from_utf8_lossy(t).into_owned()),
     }
 }
