@@ -9,15 +9,38 @@ use pinyin::ToPinyin;
 /// common one (长: zhǎng first, but cháng in 长江, 长期, 长沙 and most text).
 const READINGS: &[(char, &str)] = &[('长', "chang")];
 
+/// Words of outlet names whose characters read differently together (行 is `xing` alone,
+/// `hang` in a bank; 重 `zhong` alone, `chong` in 重庆): read as a word first.
+const WORDS: &[(&str, &str)] = &[
+    ("银行", "yinhang"),
+    ("央行", "yanghang"),
+    ("商行", "shanghang"),
+    ("投行", "touhang"),
+    ("行业", "hangye"),
+    ("行情", "hangqing"),
+    ("重庆", "chongqing"),
+];
+
 /// The toneless pinyin of `text`, syllables run together, lower case, `ü` written `v` (as
 /// pinyin input methods and URLs do: 绿 → `lv`); characters that are not Chinese are
 /// kept as they are (so `A股` → `Agu`). A polyphonic character takes its most common
-/// reading: the first in the pinyin crate's data, except for [`READINGS`]. Characters are
-/// read one by one, without word context (银行 → `yinxing`): `category_map` fixes an
-/// outlet whose name wants another reading.
+/// reading: the first in the pinyin crate's data, except for [`READINGS`] and the few
+/// [`WORDS`] of outlet names read as words (银行 → `yinhang`); `category_map` fixes any
+/// other outlet whose name wants another reading.
 pub fn pinyin(text: &str) -> String {
     let mut out = String::with_capacity(text.len() * 2);
-    for (c, p) in text.chars().zip(text.to_pinyin()) {
+    let chars: Vec<(usize, char)> = text.char_indices().collect();
+    let readings: Vec<Option<pinyin::Pinyin>> = text.to_pinyin().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        let (at, c) = chars[i];
+        if let Some((word, reading)) = WORDS.iter().find(|(w, _)| text[at..].starts_with(*w)) {
+            out.push_str(reading);
+            i += word.chars().count();
+            continue;
+        }
+        let p = readings.get(i).copied().flatten();
+        i += 1;
         if let Some((_, reading)) = READINGS.iter().find(|(k, _)| *k == c) {
             out.push_str(reading);
             continue;
@@ -84,6 +107,9 @@ mod tests {
         assert_eq!(pinyin("行"), "xing");
         assert_eq!(pinyin("重"), "zhong");
         assert_eq!(pinyin("长江商报"), "changjiangshangbao");
+        assert_eq!(pinyin("中国银行"), "zhongguoyinhang");
+        assert_eq!(pinyin("重庆晨报"), "chongqingchenbao");
+        assert_eq!(pinyin("行"), "xing");
         assert_eq!(pinyin("绿色"), "lvse");
         assert_eq!(slug("A股 Daily!"), "agu-daily");
         assert_eq!(slug("Hacker News"), "hacker-news");
