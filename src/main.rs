@@ -285,6 +285,13 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 }
 
 fn run_daemon(config: &Config, database: &Path) -> anyhow::Result<ExitCode> {
+    let runtime = runtime()?;
+    // Signals first: a SIGTERM that arrives while the database is claimed and migrated is
+    // a graceful stop as soon as the daemon runs, not the default death by signal.
+    let control = {
+        let _context = runtime.enter();
+        feedcrawler::service::signals().context("cannot install signal handlers")?
+    };
     // One daemon per database; held until the process ends.
     let _claim = match store::DaemonLock::acquire(database) {
         Ok(claim) => claim,
@@ -294,10 +301,8 @@ fn run_daemon(config: &Config, database: &Path) -> anyhow::Result<ExitCode> {
         }
         Err(e) => return Err(e.into()),
     };
-    let runtime = runtime()?;
     let store = Arc::new(Store::open(database)?);
     runtime.block_on(async {
-        let control = feedcrawler::service::signals().context("cannot install signal handlers")?;
         feedcrawler::daemon::run(config.path.clone(), config.clone(), store, control).await?;
         anyhow::Ok(())
     })?;
