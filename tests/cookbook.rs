@@ -231,7 +231,13 @@ fn every_cookbook_query_answers_with_the_crawled_rows() {
         q("seen_by_several", &[]),
         strings(&[
             &[&b, "2022-04-19T05:00:00Z", B.title, "2", r#"["sina","zqrb"]"#],
-            &[&a, "2022-04-19T04:00:00Z", A.title, "3", r#"["cnstock","sina","zqrb"]"#],
+            &[
+                &a,
+                "2022-04-19T04:00:00Z",
+                A.title,
+                "3",
+                r#"["cnstock","sina","zqrb"]"#
+            ],
         ])
     );
 
@@ -289,10 +295,16 @@ fn every_cookbook_query_answers_with_the_crawled_rows() {
     assert!(rows[0][4].contains("500"), "broken's last_error: {}", rows[0][4]);
     assert_eq!(rows[0][6], "NULL", "broken never succeeded");
     for row in &rows {
-        assert!(row[5].ends_with('Z') && row[5].len() == 20, "last_polled_at {row:?}");
+        assert!(
+            row[5].ends_with('Z') && row[5].len() == 20,
+            "last_polled_at {row:?}"
+        );
     }
     for row in &rows[1..] {
-        assert!(row[4] == "NULL" && row[6].ends_with('Z'), "a healthy source: {row:?}");
+        assert!(
+            row[4] == "NULL" && row[6].ends_with('Z'),
+            "a healthy source: {row:?}"
+        );
     }
 
     // changed_since: seq, article_id, changed_at, deleted, title, revision — only the
@@ -316,8 +328,14 @@ fn every_cookbook_query_answers_with_the_crawled_rows() {
     abd.sort_by_key(|id| id.parse::<i64>().unwrap());
     assert_eq!(first, abd, "the first crawl's articles, then the correction");
     assert_eq!(all[3][1], c);
-    assert!(all.windows(2).all(|w| w[0][0].parse::<i64>().unwrap() < w[1][0].parse::<i64>().unwrap()));
-    assert!(q("changes_after", &[("cursor", &rows[0][0])]).is_empty(), "nothing after the last");
+    assert!(
+        all.windows(2)
+            .all(|w| w[0][0].parse::<i64>().unwrap() < w[1][0].parse::<i64>().unwrap())
+    );
+    assert!(
+        q("changes_after", &[("cursor", &rows[0][0])]).is_empty(),
+        "nothing after the last"
+    );
 
     // revisions: revision, current, replaced_at, content_hash, content_text.
     let rows = q("revisions", &[("article_id", &c_id)]);
@@ -333,7 +351,11 @@ fn every_cookbook_query_answers_with_the_crawled_rows() {
             ],
         ]
     );
-    assert!(rows[0][2] >= since && rows[0][2].ends_with('Z'), "replaced_at {}", rows[0][2]);
+    assert!(
+        rows[0][2] >= since && rows[0][2].ends_with('Z'),
+        "replaced_at {}",
+        rows[0][2]
+    );
     assert_eq!(rows[1][2], "NULL");
     assert_eq!(
         pick(&q("revisions", &[("article_id", &a)]), &[0, 1, 4]),

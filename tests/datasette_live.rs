@@ -42,9 +42,7 @@ fn datasette() -> Result<PathBuf, String> {
         return Ok(exe);
     }
     let run = |cmd: &mut Command| -> Result<(), String> {
-        let out = cmd
-            .output()
-            .map_err(|e| format!("running {cmd:?}: {e}"))?;
+        let out = cmd.output().map_err(|e| format!("running {cmd:?}: {e}"))?;
         if out.status.success() {
             Ok(())
         } else {
@@ -57,8 +55,11 @@ fn datasette() -> Result<PathBuf, String> {
         }
     };
     run(Command::new("python3").args(["-m", "venv"]).arg(&venv))?;
-    run(Command::new(venv.join("bin").join("pip"))
-        .args(["install", "-q", &format!("datasette=={DATASETTE_VERSION}")]))
+    run(Command::new(venv.join("bin").join("pip")).args([
+        "install",
+        "-q",
+        &format!("datasette=={DATASETTE_VERSION}"),
+    ]))
     .inspect_err(|_| {
         // A half-made environment would be taken for an installed one next time.
         let _ = std::fs::remove_dir_all(&venv);
@@ -84,7 +85,8 @@ fn encode(s: &str) -> String {
 fn get_json(addr: &str, path: &str) -> Value {
     let resp = http_get(addr, path, Duration::from_secs(30)).unwrap_or_else(|e| panic!("GET {path}: {e}"));
     assert_eq!(resp.status, 200, "GET {path}: {}", resp.text());
-    serde_json::from_slice(&resp.body).unwrap_or_else(|e| panic!("GET {path}: not JSON ({e}): {}", resp.text()))
+    serde_json::from_slice(&resp.body)
+        .unwrap_or_else(|e| panic!("GET {path}: not JSON ({e}): {}", resp.text()))
 }
 
 /// The rows of a query or table page as arrays of JSON values (`_shape=arrays`).
@@ -153,7 +155,10 @@ fn datasette_serves_the_cookbook_and_search_from_the_live_database() {
     // polling (and writing) every second while Datasette reads.
     wait_for("the four articles, indexed", &daemon, || {
         let n = scalar(&db, "SELECT count(*) FROM articles")?;
-        let indexed = scalar(&db, "SELECT indexed_upto >= (SELECT max(id) FROM articles) FROM fts_progress")?;
+        let indexed = scalar(
+            &db,
+            "SELECT indexed_upto >= (SELECT max(id) FROM articles) FROM fts_progress",
+        )?;
         (n == 4 && indexed == 1).then_some(())
     });
     serve_second(&server);
@@ -187,9 +192,12 @@ fn datasette_serves_the_cookbook_and_search_from_the_live_database() {
     assert_eq!(versions["datasette"]["version"], DATASETTE_VERSION, "{versions}");
 
     let id_of = |item: &Item| -> String {
-        scalar(&db, &format!("SELECT id FROM articles WHERE url = '{}'", server.url(item.path)))
-            .unwrap_or_else(|| panic!("the id of {}", item.title))
-            .to_string()
+        scalar(
+            &db,
+            &format!("SELECT id FROM articles WHERE url = '{}'", server.url(item.path)),
+        )
+        .unwrap_or_else(|| panic!("the id of {}", item.title))
+        .to_string()
     };
     let c = id_of(&C);
 
@@ -199,15 +207,15 @@ fn datasette_serves_the_cookbook_and_search_from_the_live_database() {
     let mut query = |name: &str, params: &[(&str, &str)]| -> Vec<Vec<Value>> {
         assert!(names.iter().any(|n| n == name), "{name} is in the cookbook");
         fetched.push(name.to_owned());
-        let qs: Vec<String> = params
-            .iter()
-            .map(|(k, v)| format!("{k}={}", encode(v)))
-            .collect();
+        let qs: Vec<String> = params.iter().map(|(k, v)| format!("{k}={}", encode(v))).collect();
         rows(&addr, &format!("/feedcrawler/{name}.json?{}", qs.join("&")))
     };
     let r = query("newest_of_outlet", &[("media", "证券日报网")]);
     assert_eq!(column(&r, 2), [B.title, A.title]);
-    assert_eq!(column(&r, 4), [r#"["sina","zqrb"]"#, r#"["cnstock","sina","zqrb"]"#]);
+    assert_eq!(
+        column(&r, 4),
+        [r#"["sina","zqrb"]"#, r#"["cnstock","sina","zqrb"]"#]
+    );
     let r = query("newest_of_source", &[("source", "cnstock")]);
     assert_eq!(column(&r, 2), [D.title, A.title]);
     let r = query("seen_by_several", &[]);
@@ -226,7 +234,7 @@ fn datasette_serves_the_cookbook_and_search_from_the_live_database() {
     let r = query("changes_after", &[("cursor", "0")]);
     assert_eq!(r.len(), 4, "{r:?}");
     // The correction is the latest change: C last, at revision 2.
-    assert_eq!(column(&r[3..], 1), [c.clone()]);
+    assert_eq!(column(&r[3..], 1), [c.as_str()]);
     assert_eq!(column(&r[3..], 4), ["2"]);
     let r = query("revisions", &[("article_id", &c)]);
     assert_eq!(column(&r, 0), ["1", "2"]);
@@ -241,7 +249,10 @@ fn datasette_serves_the_cookbook_and_search_from_the_live_database() {
     let search = |text: &str| -> Vec<String> {
         let r = get_json(
             &addr,
-            &format!("/feedcrawler/articles.json?_search={}&_shape=objects&_col=title", encode(text)),
+            &format!(
+                "/feedcrawler/articles.json?_search={}&_shape=objects&_col=title",
+                encode(text)
+            ),
         );
         let mut titles: Vec<String> = r["rows"]
             .as_array()
@@ -260,5 +271,9 @@ fn datasette_serves_the_cookbook_and_search_from_the_live_database() {
 
     drop(datasette);
     let (status, _) = daemon.terminate(Duration::from_secs(10));
-    assert!(status.is_some_and(|s| s.success()), "the daemon stops cleanly\n{}", daemon.diag());
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "the daemon stops cleanly\n{}",
+        daemon.diag()
+    );
 }

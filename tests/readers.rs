@@ -16,7 +16,12 @@ use support::*;
 /// Feed `i` of the server: five items of its own.
 fn feed(server: &TestServer, i: usize) -> String {
     let items: Vec<(String, String)> = (0..5)
-        .map(|j| (format!("第{i}源第{j}条消息"), server.url(&format!("/s{i}/{j}.html"))))
+        .map(|j| {
+            (
+                format!("第{i}源第{j}条消息"),
+                server.url(&format!("/s{i}/{j}.html")),
+            )
+        })
         .collect();
     let refs: Vec<(&str, &str)> = items.iter().map(|(t, l)| (t.as_str(), l.as_str())).collect();
     mini_rss(&format!("源{i}"), &refs)
@@ -25,7 +30,12 @@ fn feed(server: &TestServer, i: usize) -> String {
 fn config_with(server: &TestServer, sources: usize) -> String {
     let mut cfg = base_config();
     for i in 0..sources {
-        cfg.push_str(&feed_source(&format!("s{i}"), &server.url(&format!("/s{i}.xml")), "财经", &[]));
+        cfg.push_str(&feed_source(
+            &format!("s{i}"),
+            &server.url(&format!("/s{i}.xml")),
+            "财经",
+            &[],
+        ));
     }
     cfg
 }
@@ -71,13 +81,24 @@ fn a_read_transaction_held_through_a_crawl_keeps_its_snapshot() {
         "no SQLITE_BUSY / locked database in the crawl:\n{}",
         out.stderr
     );
-    println!("crawl of 40 sources beside an open read transaction: {:?}", out.elapsed);
+    println!(
+        "crawl of 40 sources beside an open read transaction: {:?}",
+        out.elapsed
+    );
 
     // The snapshot did not move.
-    assert_eq!(counts(&reader), (50, 50, 10, 50), "inside the reader's transaction");
+    assert_eq!(
+        counts(&reader),
+        (50, 50, 10, 50),
+        "inside the reader's transaction"
+    );
     reader.execute_batch("COMMIT").unwrap();
     // A new transaction sees the whole second crawl: 200 articles, 40 more requests.
-    assert_eq!(counts(&reader), (200, 200, 50, 200), "after the reader's transaction");
+    assert_eq!(
+        counts(&reader),
+        (200, 200, 50, 200),
+        "after the reader's transaction"
+    );
 }
 
 /// A consumer program (Python's sqlite3, else the sqlite3 shell) that prints
@@ -140,10 +161,7 @@ fn group_members_read_the_database_while_the_daemon_runs_and_after_it_stopped() 
     });
     let config = write_config(
         dir.path(),
-        &format!(
-            "{head}{}",
-            feed_source("s0", &server.url("/s0.xml"), "财经", &[])
-        ),
+        &format!("{head}{}", feed_source("s0", &server.url("/s0.xml"), "财经", &[])),
     );
     // The unit's UMask=0027.
     let mut daemon = Daemon::start_with(&config, &["run"], |cmd| {
@@ -177,7 +195,11 @@ fn group_members_read_the_database_while_the_daemon_runs_and_after_it_stopped() 
     const NOBODY: u32 = 65534;
     if root {
         // A member of the group (not the owner) reads the live database read-only …
-        assert_eq!(count_as(NOBODY, owner_gid, &ro), Ok(5), "a group member, daemon running");
+        assert_eq!(
+            count_as(NOBODY, owner_gid, &ro),
+            Ok(5),
+            "a group member, daemon running"
+        );
         // … someone outside the group cannot.
         assert!(
             count_as(NOBODY, NOBODY, &ro).is_err(),
@@ -195,20 +217,32 @@ fn group_members_read_the_database_while_the_daemon_runs_and_after_it_stopped() 
         assert_eq!(mode(path), 0o640, "mode of {} after the stop", path.display());
     }
     if root {
-        assert_eq!(count_as(NOBODY, owner_gid, &ro), Ok(5), "a group member, daemon stopped");
+        assert_eq!(
+            count_as(NOBODY, owner_gid, &ro),
+            Ok(5),
+            "a group member, daemon stopped"
+        );
     }
     // The last read-write connection to close cleanly (`feedcrawler once` or `migrate`, the
     // owner's sqlite3) merges the WAL into the database and removes both files …
     let owner = rusqlite::Connection::open(&db).expect("the owner opens the database");
     assert_eq!(count(&owner, "articles"), 5);
     drop(owner);
-    assert!(!wal.exists() && !shm.exists(), "-wal and -shm removed by the last close");
+    assert!(
+        !wal.exists() && !shm.exists(),
+        "-wal and -shm removed by the last close"
+    );
     assert_eq!(mode(&db), 0o640);
     if root {
         // … which a reader that may not write the directory cannot recreate …
-        let err = count_as(NOBODY, owner_gid, &ro).expect_err("?mode=ro needs the -shm, which a reader cannot create");
+        let err = count_as(NOBODY, owner_gid, &ro)
+            .expect_err("?mode=ro needs the -shm, which a reader cannot create");
         println!("a group member, daemon stopped, ?mode=ro: {err}");
         // … and opens the stopped database as immutable, as docs/schema.md says.
-        assert_eq!(count_as(NOBODY, owner_gid, &immutable), Ok(5), "a group member, daemon stopped");
+        assert_eq!(
+            count_as(NOBODY, owner_gid, &immutable),
+            Ok(5),
+            "a group member, daemon stopped"
+        );
     }
 }

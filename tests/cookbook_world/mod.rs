@@ -78,21 +78,31 @@ pub fn serve_first(server: &TestServer) {
 
 /// The second crawl: `zqrb` lists C with its corrected text.
 pub fn serve_second(server: &TestServer) {
-    server.set("/zqrb.xml", Route::rss(rss(server, "证券日报", &[&A, &B, &C_REVISED])));
+    server.set(
+        "/zqrb.xml",
+        Route::rss(rss(server, "证券日报", &[&A, &B, &C_REVISED])),
+    );
 }
 
 /// The `[[source]]` blocks of the world.
 pub fn sources(server: &TestServer) -> String {
     let mut s = String::new();
     for name in ["zqrb", "cnstock", "sina", "broken"] {
-        s.push_str(&feed_source(name, &server.url(&format!("/{name}.xml")), "财经", &[]));
+        s.push_str(&feed_source(
+            name,
+            &server.url(&format!("/{name}.xml")),
+            "财经",
+            &[],
+        ));
     }
     s
 }
 
 /// docs/schema.md.
 pub fn schema_doc_path() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs").join("schema.md")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("docs")
+        .join("schema.md")
 }
 
 /// The cookbook: every fenced ```sql block of docs/schema.md whose first line is
@@ -104,7 +114,9 @@ pub fn cookbook() -> BTreeMap<String, String> {
     let mut rest = doc.as_str();
     while let Some(start) = rest.find("```sql\n") {
         let body = &rest[start + "```sql\n".len()..];
-        let end = body.find("\n```").expect("a closed ```sql block in docs/schema.md");
+        let end = body
+            .find("\n```")
+            .expect("a closed ```sql block in docs/schema.md");
         let block = &body[..end];
         if let Some(name) = block.lines().next().and_then(|l| l.strip_prefix("-- name: ")) {
             let previous = queries.insert(name.trim().to_owned(), block.to_owned());
