@@ -42,6 +42,7 @@ const MIGRATION_SQL: &[&str] = &[
     include_str!("../../../migrations/0010_page_jobs.sql"),
     include_str!("../../../migrations/0011_share_link_sources.sql"),
     include_str!("../../../migrations/0012_fetch_skipped_entries.sql"),
+    include_str!("../../../migrations/0013_cjk_bigrams.sql"),
 ];
 
 /// Every migration ends with a foreign-key check: they run with foreign keys off (a table

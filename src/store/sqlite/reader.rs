@@ -5,10 +5,8 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, OpenFlags, params};
 
 use super::open_connection;
+use crate::search::{Lookup, SearchError, SearchHit, SearchRequest};
 use crate::store::StoreError;
-
-/// One search hit: `(published_at, title, url)`.
-pub type SearchHit = (Option<String>, String, Option<String>);
 
 /// One line of `feedcrawler sources`.
 #[derive(Clone, Debug)]
@@ -104,19 +102,98 @@ impl Reader {
             .map_err(|e| self.sqlite(e))
     }
 
-    /// Full-text search (FTS5 trigram syntax), newest first: `(published_at, title, url)`.
-    pub fn search(&self, query: &str, limit: usize) -> Result<Vec<SearchHit>, StoreError> {
-        let run = || -> rusqlite::Result<Vec<_>> {
-            let mut stmt = self.conn.prepare(
-                "SELECT a.published_at, a.title, a.url FROM articles_fts f JOIN articles a ON a.id = f.rowid
-                 WHERE articles_fts MATCH ?1
-                 ORDER BY a.published_at DESC LIMIT ?2",
-            )?;
-            stmt.query_map(params![query, limit as i64], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-            })?
+    /// Search, newest first (`src/search.rs` and docs/search.md): a literal phrase through
+    /// the trigram index (3+ characters) or the bigram index (two CJK ideographs, plus the
+    /// articles the writer has not split yet), anything shorter by a scan; with `fts`, the
+    /// user's own FTS5 query through the trigram index.
+    pub fn search(&self, request: &SearchRequest) -> Result<Vec<SearchHit>, SearchError> {
+        let text = request.query.trim();
+        if text.is_empty() {
+            return Err(SearchError::Empty);
+        }
+        let source_id: Option<i64> = match &request.source {
+            None => None,
+            Some(name) => Some(
+                self.conn
+                    .query_row("SELECT id FROM sources WHERE name = ?1", [name], |r| r.get(0))
+                    .map_err(|e| match e {
+                        rusqlite::Error::QueryReturnedNoRows => SearchError::UnknownSource(name.clone()),
+                        e => SearchError::Store(self.sqlite(e)),
+                    })?,
+            ),
+        };
+        let lookup = if request.fts {
+            Lookup::Trigram(text.to_owned())
+        } else {
+            crate::search::lookup(text)
+        };
+        const CONTAINS: &str = "(instr(lower(a.title), lower(?2)) OR instr(lower(a.content_text), lower(?2)))";
+        let (hits, match_arg) = match &lookup {
+            Lookup::Trigram(q) => (
+                "SELECT rowid FROM articles_fts WHERE articles_fts MATCH ?1".to_owned(),
+                q.clone(),
+            ),
+            // The bigram index, plus what it does not hold yet: articles stored since the
+            // writer's last pass and edited ones waiting to be split again.
+            Lookup::Bigram(q) => (
+                format!(
+                    "SELECT d.article_id FROM articles_bigrams b JOIN article_bigram_docs d ON d.doc = b.rowid
+                     WHERE articles_bigrams MATCH ?1
+                     UNION SELECT a.id FROM articles a
+                     WHERE a.id > (SELECT bigrams_upto FROM fts_progress) AND {CONTAINS}
+                     UNION SELECT a.id FROM article_bigram_redo q JOIN articles a ON a.id = q.article_id
+                     WHERE {CONTAINS}"
+                ),
+                q.clone(),
+            ),
+            Lookup::Scan(_) => (
+                format!("SELECT a.id FROM articles a WHERE ?1 IS NOT NULL AND {CONTAINS}"),
+                String::new(),
+            ),
+        };
+        let sql = format!(
+            "WITH hits(id) AS ({hits})
+             SELECT a.id, a.title, a.published_at, a.url, a.media, coalesce(a.content_text, '')
+             FROM hits JOIN articles a ON a.id = hits.id
+             WHERE (?3 IS NULL OR coalesce(a.published_at, a.first_seen_at) >= ?3)
+               AND (?4 IS NULL OR EXISTS (SELECT 1 FROM sightings g WHERE g.article_id = a.id AND g.source_id = ?4))
+             ORDER BY coalesce(a.published_at, a.first_seen_at) DESC, a.id DESC
+             LIMIT ?5"
+        );
+        let needle = if request.fts { text.replace('"', "") } else { text.to_owned() };
+        let run = || -> rusqlite::Result<Vec<SearchHit>> {
+            let mut stmt = self.conn.prepare(&sql)?;
+            stmt.query_map(
+                params![
+                    match_arg,
+                    text,
+                    request.since,
+                    source_id,
+                    i64::try_from(request.limit).unwrap_or(i64::MAX)
+                ],
+                |r| {
+                    let title: String = r.get(1)?;
+                    let content: String = r.get(5)?;
+                    Ok(SearchHit {
+                        id: r.get(0)?,
+                        snippet: crate::search::snippet(&title, &content, &needle, 24),
+                        title,
+                        published_at: r.get(2)?,
+                        url: r.get(3)?,
+                        media: r.get(4)?,
+                    })
+                },
+            )?
             .collect()
         };
-        run().map_err(|e| self.sqlite(e))
+        run().map_err(|e| match e {
+            // Only the user's own FTS5 syntax can fail to parse; a literal query is quoted.
+            rusqlite::Error::SqliteFailure(f, msg) if request.fts && f.code == rusqlite::ErrorCode::Unknown => {
+                SearchError::BadFtsQuery {
+                    reason: msg.unwrap_or_else(|| f.to_string()),
+                }
+            }
+            e => SearchError::Store(self.sqlite(e)),
+        })
     }
 }
