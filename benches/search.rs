@@ -21,7 +21,9 @@
 //! - `bigram`: a second FTS5 index (unicode61) of CJK bigrams pre-split in Rust, detail=full:
 //!   a 2-character word is one token, a longer one a phrase of bigrams;
 //! - `trigram+bigram(none)`: the trigram index for 3+ characters, a bigram index with
-//!   `detail=none` (no positions: single tokens only) for 2.
+//!   `detail=none` (no positions: single tokens only) for 2;
+//! - `newest 2000, indexes` (the choice): the newest 2,000 articles scanned first, newest
+//!   first; when they do not fill the page, `trigram+bigram(none)`.
 //!
 //! Printed: query latency (median of `SEARCH_RUNS`, default 5, warm cache), the hits, each
 //! index's build time (bulk passes of 5,000 rows as the writer does) and size (`dbstat`).
@@ -53,10 +55,7 @@ fn main() -> anyhow::Result<()> {
 
     let started = Instant::now();
     insert_articles(&mut conn, &sentences, n)?;
-    println!(
-        "  insert articles: {:.1} s",
-        started.elapsed().as_secs_f64()
-    );
+    println!("  insert articles: {:.1} s", started.elapsed().as_secs_f64());
 
     let trigram = timed(|| {
         bulk_index(&mut conn, n, |tx, lo, hi| {
@@ -128,18 +127,20 @@ fn main() -> anyhow::Result<()> {
         )?;
         totals.push(total);
     }
-    for design in ["scan", "trigram+scan", "bigram", "trigram+bigram(none)"] {
+    for design in [
+        "scan",
+        "trigram+scan",
+        "bigram",
+        "trigram+bigram(none)",
+        "newest 2000, indexes",
+    ] {
         let mut cells = Vec::new();
         for word in words {
-            let (sql, arg) = design_query(design, word);
             let mut times = Vec::new();
             let mut first: Option<Vec<i64>> = None;
             for _ in 0..runs {
                 let t = Instant::now();
-                let ids: Vec<i64> = conn
-                    .prepare_cached(&sql)?
-                    .query_map(params![arg], |r| r.get(0))?
-                    .collect::<rusqlite::Result<_>>()?;
+                let ids = run_design(&conn, design, word)?;
                 times.push(t.elapsed());
                 first.get_or_insert(ids);
             }
@@ -175,6 +176,31 @@ fn timed(f: impl FnOnce() -> rusqlite::Result<()>) -> rusqlite::Result<Duration>
     Ok(t.elapsed())
 }
 
+/// Runs `design` for `word`: the ids of the page.
+fn run_design(conn: &Connection, design: &str, word: &str) -> rusqlite::Result<Vec<i64>> {
+    let query = |sql: &str, arg: &str| -> rusqlite::Result<Vec<i64>> {
+        conn.prepare_cached(sql)?
+            .query_map(params![arg], |r| r.get(0))?
+            .collect()
+    };
+    if design == "newest 2000, indexes" {
+        // What `feedcrawler search` does (src/store/sqlite/reader.rs).
+        let page = query(
+            "SELECT id FROM (SELECT * FROM articles ORDER BY published_at DESC, id DESC LIMIT 2000)
+             WHERE instr(lower(title), lower(?1)) OR instr(lower(content_text), lower(?1))
+             ORDER BY published_at DESC, id DESC LIMIT 20",
+            word,
+        )?;
+        if page.len() == 20 {
+            return Ok(page);
+        }
+        let (sql, arg) = design_query("trigram+bigram(none)", word);
+        return query(&sql, &arg);
+    }
+    let (sql, arg) = design_query(design, word);
+    query(&sql, &arg)
+}
+
 /// The query each design runs for `word` (`--limit 20`, newest first) and its argument.
 fn design_query(design: &str, word: &str) -> (String, String) {
     const SCAN: &str = "SELECT id FROM articles WHERE instr(title, ?1) OR instr(content_text, ?1)
@@ -190,10 +216,7 @@ fn design_query(design: &str, word: &str) -> (String, String) {
     match (design, short) {
         ("scan", _) | ("trigram+scan", true) => (SCAN.into(), word.into()),
         ("trigram+scan" | "trigram+bigram(none)", false) => (fts("articles_fts"), phrase),
-        ("bigram", _) => (
-            fts("bigram_full"),
-            format!("\"{}\"", bigrams(word).trim()),
-        ),
+        ("bigram", _) => (fts("bigram_full"), format!("\"{}\"", bigrams(word).trim())),
         _ => (fts("bigram_none"), phrase),
     }
 }
@@ -241,8 +264,9 @@ fn bigrams(text: &str) -> String {
 fn bigram_index(conn: &mut Connection, n: usize, table: &str) -> rusqlite::Result<()> {
     let insert = format!("INSERT INTO {table}(rowid, title, content_text) VALUES (?1, ?2, ?3)");
     bulk_index(conn, n, |tx, lo, hi| {
-        let mut read =
-            tx.prepare_cached("SELECT id, title, coalesce(content_text, '') FROM articles WHERE id > ?1 AND id <= ?2")?;
+        let mut read = tx.prepare_cached(
+            "SELECT id, title, coalesce(content_text, '') FROM articles WHERE id > ?1 AND id <= ?2",
+        )?;
         let mut write = tx.prepare_cached(&insert)?;
         let mut rows = read.query([lo, hi])?;
         while let Some(row) = rows.next()? {
@@ -354,10 +378,7 @@ fn insert_articles(conn: &mut Connection, sentences: &[String], n: usize) -> rus
             if rng.u32(0..100) < 3 {
                 insert_at(COMMON4, &mut text, &mut rng);
             }
-            let title: String = sentences[rng.usize(..sentences.len())]
-                .chars()
-                .take(28)
-                .collect();
+            let title: String = sentences[rng.usize(..sentences.len())].chars().take(28).collect();
             // Newest with the highest ids, give or take a few hours.
             let t = start + span * i as i64 / n as i64 + rng.i64(-7_200..7_200);
             let published = chrono::DateTime::from_timestamp(t, 0)

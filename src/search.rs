@@ -171,8 +171,12 @@ fn find_folded(chars: &[char], pattern: &[char]) -> Option<usize> {
         return None;
     }
     let fold = |c: char| c.to_lowercase().next().unwrap_or(c);
-    (0..=chars.len() - pattern.len())
-        .find(|&i| chars[i..i + pattern.len()].iter().zip(pattern).all(|(&c, &p)| fold(c) == p))
+    (0..=chars.len() - pattern.len()).find(|&i| {
+        chars[i..i + pattern.len()]
+            .iter()
+            .zip(pattern)
+            .all(|(&c, &p)| fold(c) == p)
+    })
 }
 
 /// `--since`: a date (midnight in `tz`) or an RFC 3339 time, as RFC 3339 UTC text.
@@ -184,7 +188,9 @@ pub fn parse_since(value: &str, tz: chrono_tz::Tz) -> Result<String, SearchError
     } else {
         let date = chrono::NaiveDate::parse_from_str(value, "%Y-%m-%d")
             .map_err(|_| SearchError::BadSince(value.to_owned()))?;
-        let midnight = date.and_hms_opt(0, 0, 0).ok_or_else(|| SearchError::BadSince(value.to_owned()))?;
+        let midnight = date
+            .and_hms_opt(0, 0, 0)
+            .ok_or_else(|| SearchError::BadSince(value.to_owned()))?;
         tz.from_local_datetime(&midnight)
             .earliest()
             .ok_or_else(|| SearchError::BadSince(value.to_owned()))?
@@ -222,7 +228,10 @@ mod tests {
     #[test]
     fn since_takes_dates_in_the_configured_zone() {
         let tz: chrono_tz::Tz = "Asia/Shanghai".parse().expect("tz");
-        assert_eq!(parse_since("2022-04-19", tz).expect("date"), "2022-04-18T16:00:00Z");
+        assert_eq!(
+            parse_since("2022-04-19", tz).expect("date"),
+            "2022-04-18T16:00:00Z"
+        );
         assert_eq!(
             parse_since("2022-04-19T04:22:44+00:00", tz).expect("time"),
             "2022-04-19T04:22:44Z"

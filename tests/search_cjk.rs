@@ -34,7 +34,12 @@ const B2: &str = "央行开展逆回购";
 
 fn alpha() -> String {
     rss(&[
-        item(A1, "Fri, 01 Mar 2024 09:00:00 +0800", "<p>今日银行板块领涨。</p>", 1),
+        item(
+            A1,
+            "Fri, 01 Mar 2024 09:00:00 +0800",
+            "<p>今日银行板块领涨。</p>",
+            1,
+        ),
         item(
             A2,
             "Sat, 02 Mar 2024 09:00:00 +0800",
@@ -182,7 +187,10 @@ fn json_lines_carry_the_fields_and_a_marked_snippet() {
     assert_eq!(hits[0]["title"], B1);
     assert_eq!(hits[0]["published_at"], "2024-03-04T01:00:00Z");
     assert_eq!(hits[0]["url"], "http://news.example/11.html");
-    assert_eq!(hits[0]["snippet"], "投资[银行]家表示，港股 市值仍有压力，工业和经济数据偏弱。");
+    assert_eq!(
+        hits[0]["snippet"],
+        "投资[银行]家表示，港股 市值仍有压力，工业和经济数据偏弱。"
+    );
     assert_eq!(hits[1]["id"], id_of(A1));
     assert_eq!(hits[1]["snippet"], "今日[银行]板块领涨。");
     assert!(hits[1].get("media").is_some());
@@ -262,7 +270,11 @@ fn edited_articles_are_indexed_again() {
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .expect("redo");
-    assert_eq!((waiting, docs), (0, 6), "the writer indexed the edited article again");
+    assert_eq!(
+        (waiting, docs),
+        (0, 6),
+        "the writer indexed the edited article again"
+    );
     let doc: i64 = conn
         .query_row(
             "SELECT d.doc FROM article_bigram_docs d JOIN articles a ON a.id = d.article_id

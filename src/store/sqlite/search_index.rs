@@ -1,5 +1,6 @@
-//! The search index's bulk passes: the writer adds the articles stored since the last pass
-//! to `articles_fts`, oldest first, between its commits (migration 0004).
+//! The search indexes' bulk passes: the writer adds the articles stored since the last pass
+//! to `articles_fts` (migration 0004) and their CJK bigrams to `articles_bigrams` (0013),
+//! oldest first, between its commits.
 
 use super::Writer;
 
@@ -22,9 +23,8 @@ pub(super) const INDEX_DELAY: std::time::Duration = std::time::Duration::from_se
 /// article in `article_bigram_docs`.
 fn index_bigrams(tx: &rusqlite::Transaction, limit: i64) -> rusqlite::Result<()> {
     let mut link = tx.prepare_cached("INSERT INTO article_bigram_docs (article_id) VALUES (?1)")?;
-    let mut index = tx.prepare_cached(
-        "INSERT INTO articles_bigrams (rowid, title, content_text) VALUES (?1, ?2, ?3)",
-    )?;
+    let mut index =
+        tx.prepare_cached("INSERT INTO articles_bigrams (rowid, title, content_text) VALUES (?1, ?2, ?3)")?;
     let mut add = |id: i64, title: &str, text: &str| -> rusqlite::Result<()> {
         link.execute([id])?;
         let doc = tx.last_insert_rowid();
@@ -35,15 +35,15 @@ fn index_bigrams(tx: &rusqlite::Transaction, limit: i64) -> rusqlite::Result<()>
         ])?;
         Ok(())
     };
-    let rows = |sql: &str, arg: i64| -> rusqlite::Result<Vec<(i64, String, String)>> {
+    let rows = |sql: &str, after: i64| -> rusqlite::Result<Vec<(i64, String, String)>> {
         let mut stmt = tx.prepare_cached(sql)?;
-        stmt.query_map([arg, limit], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        stmt.query_map([after, limit], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
             .collect()
     };
-    // Edited articles: their old document was unlinked by the update trigger.
+    // Edited articles first: their old document was unlinked by the update trigger.
     let redo = rows(
         "SELECT a.id, a.title, coalesce(a.content_text, '') FROM article_bigram_redo q
-         JOIN articles a ON a.id = q.article_id WHERE ?1 = ?1 ORDER BY a.id LIMIT ?2",
+         JOIN articles a ON a.id = q.article_id WHERE q.article_id > ?1 ORDER BY a.id LIMIT ?2",
         0,
     )?;
     for (id, title, text) in &redo {
@@ -53,7 +53,8 @@ fn index_bigrams(tx: &rusqlite::Transaction, limit: i64) -> rusqlite::Result<()>
     }
     // Rows whose article is gone meanwhile.
     tx.execute(
-        "DELETE FROM article_bigram_redo WHERE article_id NOT IN (SELECT id FROM articles)",
+        "DELETE FROM article_bigram_redo
+         WHERE NOT EXISTS (SELECT 1 FROM articles a WHERE a.id = article_bigram_redo.article_id)",
         [],
     )?;
     let upto: i64 = tx.query_row("SELECT bigrams_upto FROM fts_progress WHERE id = 1", [], |r| {
