@@ -288,3 +288,30 @@ fn edited_articles_are_indexed_again() {
     assert_eq!(search(&c, &["领涨"]), Vec::<String>::new());
     assert_eq!(search(&c, &["银行"]), titles(&[B1, A4]));
 }
+
+/// A database upgraded to migration 13 holds articles the writer has not split yet: a
+/// two-character search scans them meanwhile, and the next crawl's writer splits them all.
+#[test]
+fn articles_not_yet_split_are_found_and_split_by_the_next_pass() {
+    let c = crawl();
+    let conn = open_db(&db_path(c.dir.path()));
+    conn.execute_batch("DELETE FROM article_bigram_docs; UPDATE fts_progress SET bigrams_upto = 0;")
+        .expect("as after the migration");
+    drop(conn);
+    assert_eq!(search(&c, &["股市"]), titles(&[B2, A2, A1]));
+    assert_eq!(search(&c, &["银行"]), titles(&[B1, A1, A4]));
+    run_once(&c.config).assert_code(0);
+    let conn = open_db(&db_path(c.dir.path()));
+    let (upto, docs): (i64, i64) = conn
+        .query_row(
+            "SELECT (SELECT bigrams_upto FROM fts_progress), (SELECT count(*) FROM article_bigram_docs)",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .expect("progress");
+    let max_id: i64 = conn
+        .query_row("SELECT max(id) FROM articles", [], |r| r.get(0))
+        .expect("max");
+    assert_eq!((upto, docs), (max_id, 6));
+    assert_eq!(search(&c, &["股市"]), titles(&[B2, A2, A1]));
+}

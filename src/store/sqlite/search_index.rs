@@ -22,7 +22,8 @@ pub(super) const INDEX_DELAY: std::time::Duration = std::time::Duration::from_se
 /// since the last pass, oldest first. Each becomes a new index document linked to its
 /// article in `article_bigram_docs`.
 fn index_bigrams(tx: &rusqlite::Transaction, limit: i64) -> rusqlite::Result<()> {
-    let mut link = tx.prepare_cached("INSERT INTO article_bigram_docs (article_id) VALUES (?1)")?;
+    let mut link =
+        tx.prepare_cached("INSERT OR REPLACE INTO article_bigram_docs (article_id) VALUES (?1)")?;
     let mut index =
         tx.prepare_cached("INSERT INTO articles_bigrams (rowid, title, content_text) VALUES (?1, ?2, ?3)")?;
     let mut add = |id: i64, title: &str, text: &str| -> rusqlite::Result<()> {
