@@ -105,7 +105,8 @@ pub fn is_cjk(c: char) -> bool {
 /// line ends, lone ideographs) is left out: those are the trigram index's or the scan's.
 /// So "股市" is a token exactly where the two ideographs stand side by side.
 pub fn bigrams(text: &str) -> String {
-    let mut out = String::new();
+    // Each ideograph (3 bytes in UTF-8) becomes at most one pair and a space.
+    let mut out = String::with_capacity(text.len() * 7 / 3);
     let mut prev: Option<char> = None;
     for c in text.chars() {
         if is_cjk(c) {

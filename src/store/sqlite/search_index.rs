@@ -75,8 +75,8 @@ fn index_bigrams(tx: &rusqlite::Transaction, limit: i64) -> rusqlite::Result<()>
 }
 
 impl Writer {
-    /// Adds up to `limit` of the articles stored since the last pass to the search index,
-    /// oldest first, in one transaction (one FTS5 segment); `usize::MAX` for all of them.
+    /// Adds up to `limit` of the articles stored since the last pass to the search indexes,
+    /// oldest first, one transaction (one FTS5 segment) each; `usize::MAX` for all of them.
     pub(super) fn index_pending(&mut self, limit: usize) {
         let started = std::time::Instant::now();
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
@@ -105,6 +105,12 @@ impl Writer {
                     [new_upto],
                 )?;
             }
+            tx.commit()?;
+            // The bigrams in a transaction of their own: the trigram index's lag stays what
+            // it was, and a search covers articles not split yet by scanning them.
+            let tx = self
+                .conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             index_bigrams(&tx, limit)?;
             let more: bool = tx.query_row(
                 "SELECT EXISTS (SELECT 1 FROM articles
