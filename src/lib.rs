@@ -27,6 +27,7 @@ pub mod page_jobs;
 pub mod pages;
 pub mod politeness;
 pub mod scheduler;
+pub mod search;
 pub mod service;
 pub mod share;
 pub mod sources;

@@ -55,13 +55,28 @@ enum Command {
     Migrate,
     /// One line per source: health, last status, last and next poll, counts.
     Sources,
-    /// Full-text search (FTS5 trigram: any 3+ character substring), newest first.
+    /// Search titles and texts, newest first: the text is a literal phrase (any two or more
+    /// Chinese characters, a Latin word, a stock code); one hit a line with a snippet.
     Search {
-        /// An FTS5 query, e.g. 工业经济.
+        /// What to find, e.g. 股市, 工业经济, Tesla, 300750 (quotes, AND, * are just characters).
         query: String,
         /// At most this many results.
         #[arg(long, default_value_t = 20)]
         limit: usize,
+        /// Only articles published on or after this date (YYYY-MM-DD in the config's
+        /// timezone, or an RFC 3339 time).
+        #[arg(long)]
+        since: Option<String>,
+        /// Only articles seen by this source (its `name` in the config).
+        #[arg(long)]
+        source: Option<String>,
+        /// One JSON object per hit (id, title, published_at, url, media, snippet).
+        #[arg(long)]
+        json: bool,
+        /// Read QUERY as FTS5 query syntax over the trigram index (AND, OR, NOT, "phrases";
+        /// terms of 3+ characters).
+        #[arg(long)]
+        fts: bool,
     },
     /// Write articles as Jekyll posts or JSON Lines, or the feed sources as OPML.
     Export {
@@ -174,17 +189,14 @@ fn run(command: Command, config: &Config) -> anyhow::Result<ExitCode> {
             print_sources(&Reader::open(database)?)?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Search { query, limit } => {
-            for (published, title, url) in Reader::open(database)?.search(&query, limit)? {
-                println!(
-                    "{}\t{}\t{}",
-                    published.as_deref().unwrap_or("-"),
-                    title,
-                    url.as_deref().unwrap_or("-")
-                );
-            }
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Search {
+            query,
+            limit,
+            since,
+            source,
+            json,
+            fts,
+        } => search(config, database, query, limit, since, source, json, fts),
         Command::Export {
             format,
             out,
@@ -193,6 +205,61 @@ fn run(command: Command, config: &Config) -> anyhow::Result<ExitCode> {
         } => export(config, format, &out, since.as_deref(), source.as_deref()),
         Command::ImportOpml { file } => Ok(import_opml(&file)),
     }
+}
+
+#[allow(clippy::too_many_arguments)] // the command's flags, passed on as they came
+fn search(
+    config: &Config,
+    database: &Path,
+    query: String,
+    limit: usize,
+    since: Option<String>,
+    source: Option<String>,
+    json: bool,
+    fts: bool,
+) -> anyhow::Result<ExitCode> {
+    use feedcrawler::search::{SearchError, SearchRequest};
+    let hits = (|| -> Result<_, SearchError> {
+        let since = since
+            .map(|s| feedcrawler::search::parse_since(&s, config.daemon.timezone))
+            .transpose()?;
+        let request = SearchRequest {
+            query,
+            fts,
+            limit,
+            since,
+            source,
+        };
+        Reader::open(database)?.search(&request)
+    })();
+    let hits = match hits {
+        Ok(hits) => hits,
+        Err(e) if e.is_usage() => {
+            eprintln!("feedcrawler: {e}");
+            return Ok(ExitCode::from(2));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let mut out = std::io::stdout().lock();
+    for hit in &hits {
+        use std::io::Write;
+        if json {
+            writeln!(out, "{}", serde_json::to_string(hit)?)?;
+        } else {
+            writeln!(
+                out,
+                "{}\t{}\t{}\t{}",
+                hit.published_at.as_deref().unwrap_or("-"),
+                hit.title,
+                hit.url.as_deref().unwrap_or("-"),
+                hit.snippet
+            )?;
+        }
+    }
+    if hits.is_empty() && !json {
+        eprintln!("feedcrawler: no article matches");
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn export(

@@ -42,7 +42,7 @@ const MIGRATION_SQL: &[&str] = &[
     include_str!("../../../migrations/0010_page_jobs.sql"),
     include_str!("../../../migrations/0011_share_link_sources.sql"),
     include_str!("../../../migrations/0012_fetch_skipped_entries.sql"),
-    // 0013: reserved (Chinese search, issue 14).
+    include_str!("../../../migrations/0013_cjk_bigrams.sql"),
     include_str!("../../../migrations/0014_consumer_views.sql"),
 ];
 

@@ -1,5 +1,6 @@
-//! The search index's bulk passes: the writer adds the articles stored since the last pass
-//! to `articles_fts`, oldest first, between its commits (migration 0004).
+//! The search indexes' bulk passes: the writer adds the articles stored since the last pass
+//! to `articles_fts` (migration 0004) and their CJK bigrams to `articles_bigrams` (0013),
+//! oldest first, between its commits.
 
 use super::Writer;
 
@@ -16,9 +17,66 @@ pub(super) const INDEX_FORCED: usize = 20_000;
 /// New articles are searchable at most this long after they were stored.
 pub(super) const INDEX_DELAY: std::time::Duration = std::time::Duration::from_secs(2);
 
+/// Splits up to `limit` articles into the bigram index (`articles_bigrams`, migration
+/// 0013): first those whose text changed since they were indexed, then the ones stored
+/// since the last pass, oldest first. Each becomes a new index document linked to its
+/// article in `article_bigram_docs`.
+fn index_bigrams(tx: &rusqlite::Transaction, limit: i64) -> rusqlite::Result<()> {
+    let mut link =
+        tx.prepare_cached("INSERT OR REPLACE INTO article_bigram_docs (article_id) VALUES (?1)")?;
+    let mut index =
+        tx.prepare_cached("INSERT INTO articles_bigrams (rowid, title, content_text) VALUES (?1, ?2, ?3)")?;
+    let mut add = |id: i64, title: &str, text: &str| -> rusqlite::Result<()> {
+        link.execute([id])?;
+        let doc = tx.last_insert_rowid();
+        index.execute(rusqlite::params![
+            doc,
+            crate::search::bigrams(title),
+            crate::search::bigrams(text)
+        ])?;
+        Ok(())
+    };
+    let rows = |sql: &str, after: i64| -> rusqlite::Result<Vec<(i64, String, String)>> {
+        let mut stmt = tx.prepare_cached(sql)?;
+        stmt.query_map([after, limit], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .collect()
+    };
+    // Edited articles first: their old document was unlinked by the update trigger.
+    let redo = rows(
+        "SELECT a.id, a.title, coalesce(a.content_text, '') FROM article_bigram_redo q
+         JOIN articles a ON a.id = q.article_id WHERE q.article_id > ?1 ORDER BY a.id LIMIT ?2",
+        0,
+    )?;
+    for (id, title, text) in &redo {
+        tx.execute("DELETE FROM article_bigram_docs WHERE article_id = ?1", [id])?;
+        add(*id, title, text)?;
+        tx.execute("DELETE FROM article_bigram_redo WHERE article_id = ?1", [id])?;
+    }
+    // Rows whose article is gone meanwhile.
+    tx.execute(
+        "DELETE FROM article_bigram_redo
+         WHERE NOT EXISTS (SELECT 1 FROM articles a WHERE a.id = article_bigram_redo.article_id)",
+        [],
+    )?;
+    let upto: i64 = tx.query_row("SELECT bigrams_upto FROM fts_progress WHERE id = 1", [], |r| {
+        r.get(0)
+    })?;
+    let new = rows(
+        "SELECT id, title, coalesce(content_text, '') FROM articles WHERE id > ?1 ORDER BY id LIMIT ?2",
+        upto,
+    )?;
+    for (id, title, text) in &new {
+        add(*id, title, text)?;
+    }
+    if let Some((last, _, _)) = new.last() {
+        tx.execute("UPDATE fts_progress SET bigrams_upto = ?1 WHERE id = 1", [last])?;
+    }
+    Ok(())
+}
+
 impl Writer {
-    /// Adds up to `limit` of the articles stored since the last pass to the search index,
-    /// oldest first, in one transaction (one FTS5 segment); `usize::MAX` for all of them.
+    /// Adds up to `limit` of the articles stored since the last pass to the search indexes,
+    /// oldest first, one transaction (one FTS5 segment) each; `usize::MAX` for all of them.
     pub(super) fn index_pending(&mut self, limit: usize) {
         let started = std::time::Instant::now();
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
@@ -34,22 +92,31 @@ impl Writer {
                 [upto, limit],
                 |r| r.get(0),
             )?;
-            let Some(new_upto) = new_upto else {
-                return Ok((0, false));
-            };
-            let added = tx.execute(
-                "INSERT INTO articles_fts(rowid, title, content_text)
-                 SELECT id, title, coalesce(content_text, '') FROM articles
-                 WHERE id > ?1 AND id <= ?2 ORDER BY id",
-                [upto, new_upto],
-            )?;
-            tx.execute(
-                "UPDATE fts_progress SET indexed_upto = ?1 WHERE id = 1",
-                [new_upto],
-            )?;
+            let mut added = 0;
+            if let Some(new_upto) = new_upto {
+                added = tx.execute(
+                    "INSERT INTO articles_fts(rowid, title, content_text)
+                     SELECT id, title, coalesce(content_text, '') FROM articles
+                     WHERE id > ?1 AND id <= ?2 ORDER BY id",
+                    [upto, new_upto],
+                )?;
+                tx.execute(
+                    "UPDATE fts_progress SET indexed_upto = ?1 WHERE id = 1",
+                    [new_upto],
+                )?;
+            }
+            tx.commit()?;
+            // The bigrams in a transaction of their own: the trigram index's lag stays what
+            // it was, and a search covers articles not split yet by scanning them.
+            let tx = self
+                .conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            index_bigrams(&tx, limit)?;
             let more: bool = tx.query_row(
-                "SELECT EXISTS (SELECT 1 FROM articles WHERE id > ?1)",
-                [new_upto],
+                "SELECT EXISTS (SELECT 1 FROM articles
+                                WHERE id > (SELECT min(indexed_upto, bigrams_upto) FROM fts_progress))
+                     OR EXISTS (SELECT 1 FROM article_bigram_redo)",
+                [],
                 |r| r.get(0),
             )?;
             tx.commit()?;
