@@ -128,7 +128,7 @@ impl Ctx<'_> {
             }
             sources.push(Arc::new(source));
         }
-        Ok(Config {
+        let config = Config {
             path: self.path.to_path_buf(),
             daemon,
             http,
@@ -141,7 +141,10 @@ impl Ctx<'_> {
             share: self.share(&raw.share)?,
             export: self.export(&raw.export.jekyll)?,
             warnings,
-        })
+        };
+        // Last, since the gate is built from the whole config (the hosts it names).
+        self.admitted(&raw, &config)?;
+        Ok(config)
     }
 
     fn daemon(&self, r: &RawDaemon) -> Res<DaemonConfig> {
@@ -329,7 +332,7 @@ impl Ctx<'_> {
             Some(v) => v.get_ref().parse().map_err(|m| sec.err(v.span(), "type", m))?,
         };
         let span_of = |v: &Option<Str>| v.as_ref().map(|v| v.span());
-        let kind_keys: [KindKey; 12] = [
+        let kind_keys: [KindKey; 14] = [
             ("url", span_of(&r.url), &[Feed, Json, Html]),
             ("urls", r.urls.as_ref().map(|v| v.span()), &[ShareLinks]),
             ("full_text", r.full_text.as_ref().map(|v| v.span()), &[Feed, Json]),
@@ -346,6 +349,8 @@ impl Ctx<'_> {
                 r.max_items.as_ref().map(|v| v.span()),
                 &[Feed, Json, Html],
             ),
+            ("include", r.include.as_ref().map(|v| v.span()), &[Feed, Json, Html]),
+            ("exclude", r.exclude.as_ref().map(|v| v.span()), &[Feed, Json, Html]),
         ];
         for (key, span, kinds) in &kind_keys {
             if let Some(span) = span
@@ -481,6 +486,7 @@ impl Ctx<'_> {
             },
             json,
             html,
+            filters: sec.filters(&r.include, &r.exclude)?,
         })
     }
 
