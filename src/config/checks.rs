@@ -6,6 +6,7 @@
 
 use regex::Regex;
 use scraper::Selector;
+use scraper::error::SelectorErrorKind;
 use toml::Spanned;
 use url::Url;
 
@@ -30,7 +31,7 @@ impl Sec<'_> {
             self.err(
                 v.span(),
                 key,
-                format!("invalid CSS selector {css:?}: {e}"),
+                format!("invalid CSS selector {css:?}: {}", describe_css_error(&e)),
             )
         })
     }
@@ -59,7 +60,8 @@ impl Sec<'_> {
                         // The regex crate's message spans several lines (the pattern with a
                         // caret under the mistake); the last one says what is wrong.
                         let what = e.to_string();
-                        let what = what.lines().last().unwrap_or_default().trim().to_owned();
+                        let what = what.lines().last().unwrap_or_default().trim();
+                        let what = what.strip_prefix("error:").unwrap_or(what).trim();
                         self.err(
                             p.span(),
                             key,
@@ -73,6 +75,29 @@ impl Sec<'_> {
             include: compile("include", include)?,
             exclude: compile("exclude", exclude)?,
         })
+    }
+}
+
+/// What is wrong with a selector, in words: scraper prints "Unexpected error occurred.
+/// Please report this to the developer" and a debug dump for most mistakes.
+fn describe_css_error(e: &SelectorErrorKind) -> String {
+    let SelectorErrorKind::UnexpectedSelectorParseError(kind) = e else {
+        return e.to_string().to_lowercase();
+    };
+    let name = format!("{kind:?}");
+    let name = name.split(['(', ' ', '{']).next().unwrap_or_default();
+    match name {
+        "ClassNeedsIdent" => "a `.` must be followed by a class name".to_owned(),
+        "DanglingCombinator" => "a combinator (`>`, `+`, `~`) needs a selector on both sides".to_owned(),
+        "EmptySelector" => "a selector is empty (a stray comma?)".to_owned(),
+        "NoIdentForPseudo" => "a `:` must be followed by a pseudo-class name".to_owned(),
+        "UnsupportedPseudoClassOrElement" => "unsupported pseudo-class or pseudo-element".to_owned(),
+        "NoQualifiedNameInAttributeSelector"
+        | "UnexpectedTokenInAttributeSelector"
+        | "ExpectedBarInAttr"
+        | "BadValueInAttr"
+        | "InvalidQualNameInAttr" => "invalid attribute selector `[…]`".to_owned(),
+        other => format!("not valid CSS ({other})"),
     }
 }
 
