@@ -63,7 +63,10 @@ mod tests {
 
     #[test]
     fn no_filters_keep_everything() {
-        assert!(super::keeps_texts(&filters(&[], &[]), [Some("任何标题"), None, None]));
+        assert!(super::keeps_texts(
+            &filters(&[], &[]),
+            [Some("任何标题"), None, None]
+        ));
     }
 
     #[test]
@@ -72,7 +75,10 @@ mod tests {
         assert!(keeps(&f, article("A股三大指数收涨", None, None)));
         assert!(keeps(&f, article("市场观察", Some("证券板块走强"), None)));
         assert!(keeps(&f, article("市场观察", None, Some("证券日报"))));
-        assert!(!keeps(&f, article("央行开展逆回购操作", Some("公开市场"), Some("新华社"))));
+        assert!(!keeps(
+            &f,
+            article("央行开展逆回购操作", Some("公开市场"), Some("新华社"))
+        ));
     }
 
     #[test]
@@ -86,6 +92,9 @@ mod tests {
     #[test]
     fn case_sensitive_unless_asked() {
         assert!(!keeps(&filters(&["ipo"], &[]), article("IPO news", None, None)));
-        assert!(keeps(&filters(&["(?i)ipo"], &[]), article("IPO news", None, None)));
+        assert!(keeps(
+            &filters(&["(?i)ipo"], &[]),
+            article("IPO news", None, None)
+        ));
     }
 }

@@ -432,7 +432,9 @@ fn check_compiles_filter_regexes() {
         r#"7: [[source]] "broad": key `exclude`: an empty pattern matches every entry; remove it"#,
     );
     assert_check_line(
-        &format!("{HEAD}\n[[source]]\nname = \"links\"\ntype = \"share_links\"\nurls = [\"https://example.com/a.html\"]\ninclude = [\"x\"]\n"),
+        &format!(
+            "{HEAD}\n[[source]]\nname = \"links\"\ntype = \"share_links\"\nurls = [\"https://example.com/a.html\"]\ninclude = [\"x\"]\n"
+        ),
         r#"8: [[source]] "links": key `include`: does not belong to a type = "share_links" source (only to type = "feed" or "json" or "html")"#,
     );
 }
@@ -454,7 +456,9 @@ fn check_puts_configured_urls_to_the_admission_gate() {
          written in the config are)",
     );
     assert_check_line(
-        &format!("{HEAD}\n[share]\nresolve = [\"https://example.com/a/{{id}}.html\", \"file:///srv/{{id}}.html\"]\n"),
+        &format!(
+            "{HEAD}\n[share]\nresolve = [\"https://example.com/a/{{id}}.html\", \"file:///srv/{{id}}.html\"]\n"
+        ),
         "5: [share]: key `resolve`: file:///srv/202204192348095567.html would be refused by the admission gate \
          (CONTRACT §7): a file: URL learned from the network is never read (only file: URLs written in the config are)",
     );

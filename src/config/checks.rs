@@ -62,11 +62,7 @@ impl Sec<'_> {
                         let what = e.to_string();
                         let what = what.lines().last().unwrap_or_default().trim();
                         let what = what.strip_prefix("error:").unwrap_or(what).trim();
-                        self.err(
-                            p.span(),
-                            key,
-                            format!("invalid regex {:?}: {what}", p.get_ref()),
-                        )
+                        self.err(p.span(), key, format!("invalid regex {:?}: {what}", p.get_ref()))
                     })
                 })
                 .collect()
@@ -125,10 +121,9 @@ impl Ctx<'_> {
             }
             if let (Some(v), Some(json)) = (&r.detail_url, &source.json)
                 && let Some(template) = &json.detail_url
+                && let Some(url) = fill_template(template, Some(SAMPLE_INFO_CODE), Some(SAMPLE_URL))
             {
-                if let Some(url) = fill_template(template, Some(SAMPLE_INFO_CODE), Some(SAMPLE_URL)) {
-                    sec.gate(&gate, "detail_url", v, &url, Origin::Network, Purpose::Detail)?;
-                }
+                sec.gate(&gate, "detail_url", v, &url, Origin::Network, Purpose::Detail)?;
             }
         }
         if let Some(templates) = &raw.share.resolve {

@@ -349,8 +349,16 @@ impl Ctx<'_> {
                 r.max_items.as_ref().map(|v| v.span()),
                 &[Feed, Json, Html],
             ),
-            ("include", r.include.as_ref().map(|v| v.span()), &[Feed, Json, Html]),
-            ("exclude", r.exclude.as_ref().map(|v| v.span()), &[Feed, Json, Html]),
+            (
+                "include",
+                r.include.as_ref().map(|v| v.span()),
+                &[Feed, Json, Html],
+            ),
+            (
+                "exclude",
+                r.exclude.as_ref().map(|v| v.span()),
+                &[Feed, Json, Html],
+            ),
         ];
         for (key, span, kinds) in &kind_keys {
             if let Some(span) = span
