@@ -431,12 +431,6 @@ fn check_compiles_filter_regexes() {
         &format!("{HEAD}{source}exclude = [\"\"]\n"),
         r#"7: [[source]] "broad": key `exclude`: an empty pattern matches every entry; remove it"#,
     );
-    assert_check_line(
-        &format!(
-            "{HEAD}\n[[source]]\nname = \"links\"\ntype = \"share_links\"\nurls = [\"https://example.com/a.html\"]\ninclude = [\"x\"]\n"
-        ),
-        r#"8: [[source]] "links": key `include`: does not belong to a type = "share_links" source (only to type = "feed" or "json" or "html")"#,
-    );
 }
 
 #[test]

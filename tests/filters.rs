@@ -170,3 +170,69 @@ fn check_lists_the_filters() {
     );
     assert_eq!(lines.len(), column + 2, "nothing after the column's filter");
 }
+
+/// An article page with a headline, a byline and a few paragraphs.
+fn page(title: &str, outlet: &str) -> String {
+    format!(
+        "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>{title}</title></head><body>\
+         <h1>{title}</h1><div class=\"info\">2022-04-19 12:22:44 来源：{outlet}</div>\
+         <div class=\"content\"><p>{title}。记者从有关方面获悉，相关工作正在有序推进，各方面反映良好。</p>\
+         <p>业内人士表示，下一步将继续加强统筹协调，确保各项措施落到实处，取得更大成效。</p>\
+         <p>据介绍，今年以来相关指标总体平稳，部分领域出现积极变化，市场预期逐步改善。</p></div>\
+         </body></html>"
+    )
+}
+
+#[test]
+fn share_link_pages_are_filtered_by_their_source() {
+    let server = TestServer::start();
+    server.set(
+        "/a.html",
+        Route::ok(
+            "text/html; charset=utf-8",
+            page("证券市场周报：成交活跃", "证券日报"),
+        ),
+    );
+    server.set(
+        "/b.html",
+        Route::ok("text/html; charset=utf-8", page("明日天气晴转多云", "气象台")),
+    );
+    let dir = tempdir();
+    let mut cfg = base_config();
+    cfg.push_str(&format!(
+        "\n[[source]]\nname = \"links\"\ntype = \"share_links\"\nurls = [{:?}, {:?}]\ninclude = [\"证券\"]\n",
+        server.url("/a.html"),
+        server.url("/b.html")
+    ));
+    let config = write_config(dir.path(), &cfg);
+    let out = run_once(&config);
+    let _diag = out.on_panic();
+    out.assert_code(0);
+
+    let conn = open_db(&db_path(dir.path()));
+    assert_eq!(titles(&conn), vec!["证券市场周报：成交活跃"]);
+    let mut stmt = conn
+        .prepare("SELECT url, state, last_error FROM share_links ORDER BY url")
+        .expect("prepare");
+    let links: Vec<(String, String, Option<String>)> = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("rows");
+    assert_eq!(
+        links,
+        vec![
+            (server.url("/a.html"), "done".to_owned(), None),
+            (
+                server.url("/b.html"),
+                "skipped".to_owned(),
+                Some("filtered out by include/exclude".to_owned())
+            ),
+        ]
+    );
+    assert_eq!(
+        skipped(&conn, &server.url("/b.html")),
+        vec![(1, Some("filtered out by include/exclude: 1".to_owned()))]
+    );
+    assert_eq!(skipped(&conn, &server.url("/a.html")), vec![(0, None)]);
+}

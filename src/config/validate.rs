@@ -332,7 +332,7 @@ impl Ctx<'_> {
             Some(v) => v.get_ref().parse().map_err(|m| sec.err(v.span(), "type", m))?,
         };
         let span_of = |v: &Option<Str>| v.as_ref().map(|v| v.span());
-        let kind_keys: [KindKey; 14] = [
+        let kind_keys: [KindKey; 12] = [
             ("url", span_of(&r.url), &[Feed, Json, Html]),
             ("urls", r.urls.as_ref().map(|v| v.span()), &[ShareLinks]),
             ("full_text", r.full_text.as_ref().map(|v| v.span()), &[Feed, Json]),
@@ -347,16 +347,6 @@ impl Ctx<'_> {
             (
                 "max_items",
                 r.max_items.as_ref().map(|v| v.span()),
-                &[Feed, Json, Html],
-            ),
-            (
-                "include",
-                r.include.as_ref().map(|v| v.span()),
-                &[Feed, Json, Html],
-            ),
-            (
-                "exclude",
-                r.exclude.as_ref().map(|v| v.span()),
                 &[Feed, Json, Html],
             ),
         ];
