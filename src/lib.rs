@@ -19,6 +19,7 @@ pub mod dedup;
 pub mod export;
 pub mod extract;
 pub mod fetch;
+pub mod filter;
 pub mod html_bounds;
 pub mod merge;
 pub mod metrics;

@@ -430,6 +430,15 @@ fn print_check(config: &Config) {
             humantime::format_duration(config.source_interval(source)),
             if source.enabled { "enabled" } else { "disabled" }
         );
+        for (what, patterns) in [
+            ("include", &source.filters.include),
+            ("exclude", &source.filters.exclude),
+        ] {
+            if !patterns.is_empty() {
+                let patterns: Vec<String> = patterns.iter().map(|re| format!("{:?}", re.as_str())).collect();
+                println!("  {what} (title, summary, media): {}", patterns.join(", "));
+            }
+        }
     }
 }
 

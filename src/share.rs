@@ -261,6 +261,7 @@ async fn work_link(context: &PollContext, job: ShareLinkJob, once: bool) -> Resu
         .map(|s| &**s);
     let mut errors = Vec::new();
     let mut stored = None;
+    let mut filtered = None;
     for candidate in &candidates {
         // A link a share_links source lists is the config's own URL; any other was learned.
         let origin = if source.is_some_and(|s| s.urls.contains(candidate)) {
@@ -288,6 +289,11 @@ async fn work_link(context: &PollContext, job: ShareLinkJob, once: bool) -> Resu
                         article.url = None;
                     }
                     article.replaces_content = is_recheck;
+                    // The source's include/exclude (a recheck re-reads an article once kept).
+                    if !is_recheck && source.is_some_and(|s| !crate::filter::keeps(&s.filters, &article)) {
+                        filtered = Some(candidate.to_string());
+                        break;
+                    }
                     batch
                         .queue_links
                         .extend(discover(config, rules, job.source_id, &article, &found.links));
@@ -303,21 +309,42 @@ async fn work_link(context: &PollContext, job: ShareLinkJob, once: bool) -> Resu
         }
     }
 
-    let update = match stored {
-        Some((page_url, article)) => {
+    let update = match (stored, filtered) {
+        (None, Some(page_url)) => {
+            // Read, but not wanted: not stored, counted on the request that read it, and
+            // never requested again.
+            let reason = crate::filter::FILTERED_REASON;
+            if let Some(last) = batch.attempts.last_mut() {
+                last.entries_skipped = 1;
+                last.skip_reason = Some(format!("{reason}: 1"));
+            }
+            tracing::info!(url = %job.url, "share link's article filtered out by include/exclude");
+            ShareLinkUpdate {
+                url: job.url.clone(),
+                state: ShareState::Skipped,
+                attempted: true,
+                error: Some(reason.to_owned()),
+                next_attempt_at: None,
+                page_url: Some(page_url),
+                article_key: None,
+                touch_article: false,
+                rechecked: false,
+            }
+        }
+        (Some((page_url, article)), _) => {
             let key = article.dedup_key.clone();
             batch.articles.push(article);
             let mut update = done(&job, Some(page_url), key, false, is_recheck);
             update.attempted = !is_recheck;
             update
         }
-        None if is_recheck => {
+        (None, None) if is_recheck => {
             // A correction check that failed leaves the article as it was; try the next age.
             let mut update = done(&job, None, info_key.unwrap_or_default(), false, true);
             update.error = Some(errors.join("; "));
             update
         }
-        None => {
+        (None, None) => {
             let attempts = job.attempts + 1;
             let error = errors.join("; ");
             let (state, next_attempt_at) = after_failed_attempt(attempts, once);

@@ -349,3 +349,122 @@ fn newer_database_is_refused() {
     let v: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
     assert_eq!(v, 999);
 }
+
+// ---------------------------------------------------------------------------
+// `check` validates everything it can: CSS selectors, templates, regexes, URLs
+// put to the admission gate. Each error is one line naming file, line, table
+// and key, written down here in full.
+// ---------------------------------------------------------------------------
+
+/// `check` of `body` fails with exit 2 and exactly the one stderr line
+/// `feedcrawler: <config>:<rest>`.
+#[track_caller]
+fn assert_check_line(body: &str, rest: &str) {
+    let dir = tempdir();
+    let config = write_config_named(dir.path(), "checked.toml", body);
+    let out = run(&config, &["check"]);
+    out.assert_code(2);
+    assert_eq!(
+        out.stderr.trim_end(),
+        format!("feedcrawler: {}:{rest}", config.display()),
+        "\n{}",
+        out.diag()
+    );
+}
+
+const HEAD: &str = "[daemon]\ndatabase = \"test.db\"\n";
+
+#[test]
+fn check_compiles_html_list_selectors() {
+    let body = format!(
+        "{HEAD}\n[[source]]\nname = \"list\"\ntype = \"html\"\nurl = \"https://example.com/list.html\"\n\
+         item = \"div..listMain >> li\"\nlink = \"a@href\"\n"
+    );
+    assert_check_line(
+        &body,
+        r#"8: [[source]] "list": key `item`: invalid CSS selector "div..listMain >> li": a `.` must be followed by a class name"#,
+    );
+    let body = format!(
+        "{HEAD}\n[[source]]\nname = \"list\"\ntype = \"html\"\nurl = \"https://example.com/list.html\"\n\
+         item = \"ul.list > li\"\nlink = \"a >> b@href\"\n"
+    );
+    assert_check_line(
+        &body,
+        r#"9: [[source]] "list": key `link`: invalid CSS selector "a >> b": a combinator (`>`, `+`, `~`) needs a selector on both sides"#,
+    );
+}
+
+#[test]
+fn check_compiles_host_article_selectors() {
+    let body = format!(
+        "{HEAD}\n[[host]]\ndomain = \"example.com\"\narticle = {{ content = \"div.body\", published = \"span:when\" }}\n"
+    );
+    assert_check_line(
+        &body,
+        r#"6: [[host]] "example.com": key `article.published`: invalid CSS selector "span:when": unsupported pseudo-class or pseudo-element"#,
+    );
+}
+
+#[test]
+fn check_parses_export_templates() {
+    let body = format!("{HEAD}\n[export.jekyll]\nlayout = \"post\"\nfooter = \"{{{{ media \"\n");
+    let dir = tempdir();
+    let config = write_config_named(dir.path(), "checked.toml", &body);
+    let out = run(&config, &["check"]);
+    out.assert_code(2);
+    // minijinja words the syntax error itself; the line names file, line, table and key.
+    let prefix = format!(
+        "feedcrawler: {}:6: [export.jekyll]: key `footer`: template does not parse: ",
+        config.display()
+    );
+    assert!(out.stderr.starts_with(&prefix), "{prefix}\n{}", out.diag());
+}
+
+#[test]
+fn check_compiles_filter_regexes() {
+    let source = "\n[[source]]\nname = \"broad\"\nurl = \"https://example.com/rss.xml\"\n";
+    assert_check_line(
+        &format!("{HEAD}{source}include = [\"证券\", \"(A股\"]\n"),
+        r#"7: [[source]] "broad": key `include`: invalid regex "(A股": unclosed group"#,
+    );
+    assert_check_line(
+        &format!("{HEAD}{source}exclude = [\"\"]\n"),
+        r#"7: [[source]] "broad": key `exclude`: an empty pattern matches every entry; remove it"#,
+    );
+}
+
+#[test]
+fn check_puts_configured_urls_to_the_admission_gate() {
+    let json = "\n[[source]]\nname = \"column\"\ntype = \"json\"\nurl = \"https://example.com/list.json\"\n\
+                fields = { title = \"/title\", url = \"/url\" }\n";
+    assert_check_line(
+        &format!("{HEAD}{json}detail_url = \"http://10.1.2.3/detail/{{id}}\"\n"),
+        "9: [[source]] \"column\": key `detail_url`: http://10.1.2.3/detail/202204192348095567 would be refused \
+         by the admission gate (CONTRACT §7): 10.1.2.3 is 10.1.2.3, a private address, and the config does not \
+         name that host ([http] allow_private_networks = true allows it)",
+    );
+    assert_check_line(
+        &format!("{HEAD}{json}detail_url = \"file:///srv/detail/{{id}}.json\"\n"),
+        "9: [[source]] \"column\": key `detail_url`: file:///srv/detail/202204192348095567.json would be refused \
+         by the admission gate (CONTRACT §7): a file: URL learned from the network is never read (only file: URLs \
+         written in the config are)",
+    );
+    assert_check_line(
+        &format!(
+            "{HEAD}\n[share]\nresolve = [\"https://example.com/a/{{id}}.html\", \"file:///srv/{{id}}.html\"]\n"
+        ),
+        "5: [share]: key `resolve`: file:///srv/202204192348095567.html would be refused by the admission gate \
+         (CONTRACT §7): a file: URL learned from the network is never read (only file: URLs written in the config are)",
+    );
+    // What the gate admits passes: a private detail host the config names, or with
+    // allow_private_networks.
+    let dir = tempdir();
+    for extra in [
+        "\n[[host]]\ndomain = \"10.1.2.3\"\n",
+        "\n[http]\nallow_private_networks = true\n",
+    ] {
+        let body = format!("{HEAD}{extra}{json}detail_url = \"http://10.1.2.3/detail/{{id}}\"\n");
+        let config = write_config(dir.path(), &body);
+        run(&config, &["check"]).assert_code(0);
+    }
+}

@@ -8,6 +8,7 @@
 //! the key. This module reads the config file and nothing else: it never opens the database
 //! and never touches the network.
 
+mod checks;
 mod error;
 mod raw;
 mod validate;
@@ -325,6 +326,25 @@ pub struct SourceConfig {
     pub json: Option<Box<JsonListConfig>>,
     /// `Some` iff `kind == Html`. Boxed, as `json`.
     pub html: Option<Box<HtmlListConfig>>,
+    /// `include` / `exclude`: which entries of a feed, json or html source are stored.
+    pub filters: SourceFilters,
+}
+
+/// `[[source]] include` and `exclude`: regexes matched against an entry's title, summary
+/// and media (outlet). Applied by [`crate::filter`]; empty lists filter nothing.
+#[derive(Debug, Clone, Default)]
+pub struct SourceFilters {
+    /// When not empty, an entry is kept only if one of these matches one of its texts.
+    pub include: Vec<Regex>,
+    /// An entry one of these matches (in any of its texts) is dropped.
+    pub exclude: Vec<Regex>,
+}
+
+impl SourceFilters {
+    /// Whether there is no filter at all.
+    pub fn is_empty(&self) -> bool {
+        self.include.is_empty() && self.exclude.is_empty()
+    }
 }
 
 impl SourceConfig {
@@ -390,6 +410,18 @@ impl SourceConfig {
                     "link": html.link,
                     "title": html.title,
                     "published": html.published,
+                }),
+            );
+        }
+        // A changed filter resets what was learned (validators), so that entries a filter
+        // dropped before are read again rather than hidden behind a 304.
+        if !self.filters.is_empty() {
+            let patterns = |v: &[Regex]| v.iter().map(|r| r.as_str().to_owned()).collect::<Vec<_>>();
+            put(
+                "filters",
+                serde_json::json!({
+                    "include": patterns(&self.filters.include),
+                    "exclude": patterns(&self.filters.exclude),
                 }),
             );
         }

@@ -132,6 +132,10 @@ pub(super) struct RawSource {
     pub(super) title: Option<Str>,
     pub(super) published: Option<Str>,
     pub(super) max_items: Option<Spanned<usize>>,
+    /// Regexes on title, summary and media: keep only entries one matches.
+    pub(super) include: Option<Spanned<Vec<Str>>>,
+    /// Regexes on title, summary and media: drop entries one matches.
+    pub(super) exclude: Option<Spanned<Vec<Str>>>,
 }
 
 /// `[[source]] fields` of a `type = "json"` source.

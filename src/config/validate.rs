@@ -128,7 +128,7 @@ impl Ctx<'_> {
             }
             sources.push(Arc::new(source));
         }
-        Ok(Config {
+        let config = Config {
             path: self.path.to_path_buf(),
             daemon,
             http,
@@ -141,7 +141,10 @@ impl Ctx<'_> {
             share: self.share(&raw.share)?,
             export: self.export(&raw.export.jekyll)?,
             warnings,
-        })
+        };
+        // Last, since the gate is built from the whole config (the hosts it names).
+        self.admitted(&raw, &config)?;
+        Ok(config)
     }
 
     fn daemon(&self, r: &RawDaemon) -> Res<DaemonConfig> {
@@ -481,6 +484,7 @@ impl Ctx<'_> {
             },
             json,
             html,
+            filters: sec.filters(&r.include, &r.exclude)?,
         })
     }
 

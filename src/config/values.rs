@@ -219,6 +219,12 @@ impl Sec<'_> {
                 format!("invalid selector {s:?}: expected a CSS selector, optionally followed by @attribute"),
             ));
         }
+        // An `@` that does not start an attribute name is part of the CSS (`a[title="x@y"]`).
+        let css = match attr {
+            Some(a) if a.chars().all(|c| c.is_ascii_alphanumeric() || "-_:.".contains(c)) => css,
+            _ => s,
+        };
+        self.compile_css(key, v, css)?;
         Ok(s.to_string())
     }
 

@@ -14,6 +14,7 @@ use crate::charset;
 use crate::config::{DedupConfig, SourceConfig, SourceKind};
 use crate::cpu;
 use crate::fetch::{Body, FetchError, FetchResult, Outcome};
+use crate::filter;
 use crate::normalize::{self, Article, SourceContext};
 use crate::page_jobs;
 use crate::pages;
@@ -132,7 +133,12 @@ pub(super) async fn poll_list(
     };
     tracing::debug!(entries = listed.len(), "parsed");
     if let Some(reason) = skipped.summary() {
-        tracing::warn!(url = %body_url, skipped = skipped.count(), %reason, "items skipped");
+        // Entries the operator's filters drop are expected, not worth a warning per poll.
+        if skipped.count() > skipped.count_of(filter::FILTERED_REASON) {
+            tracing::warn!(url = %body_url, skipped = skipped.count(), %reason, "items skipped");
+        } else {
+            tracing::debug!(url = %body_url, skipped = skipped.count(), %reason, "items filtered out");
+        }
         // The request that delivered the body (the last hop) carries the count.
         if let Some(last) = attempts.last_mut() {
             last.entries_skipped = skipped.count();
@@ -249,6 +255,9 @@ fn read_and_normalize(
         .filter_map(|entry| normalize::normalize(entry.clone(), &normalize_context).map(|a| (entry, a)))
         .collect();
     skipped.add("neither a title nor any text", read - listed.len());
+    let normalized = listed.len();
+    listed.retain(|(_, article)| filter::keeps(&source.filters, article));
+    skipped.add(filter::FILTERED_REASON, normalized - listed.len());
     unshare_url_keys(&source.name, &mut listed);
     Ok((listed, published, skipped))
 }

@@ -131,6 +131,14 @@ impl Skipped {
         self.reasons.iter().map(|(_, n)| n).sum()
     }
 
+    /// How many items were skipped for `reason`.
+    pub fn count_of(&self, reason: &str) -> usize {
+        self.reasons
+            .iter()
+            .find(|(r, _)| r == reason)
+            .map_or(0, |(_, n)| *n)
+    }
+
     /// `"not a JSON object: 1; neither a title nor any text: 2"`, or None when nothing was
     /// skipped.
     pub fn summary(&self) -> Option<String> {
