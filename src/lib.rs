@@ -23,6 +23,7 @@ pub mod html_bounds;
 pub mod merge;
 pub mod metrics;
 pub mod normalize;
+pub mod notify;
 pub mod page_jobs;
 pub mod pages;
 pub mod politeness;
