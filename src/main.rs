@@ -79,11 +79,22 @@ enum Command {
         #[arg(long)]
         source: Option<String>,
     },
+    /// Notifications of new articles ([[notify]]).
+    Notify {
+        #[command(subcommand)]
+        command: NotifyCommand,
+    },
     /// Print a [[source]] block for every feed of an OPML file (append them to the config).
     ImportOpml {
         /// The OPML file (from a feed reader's export).
         file: PathBuf,
     },
+}
+
+#[derive(Subcommand)]
+enum NotifyCommand {
+    /// One line per [[notify]]: pending, delivered and failed notifications, last error.
+    Status,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -192,6 +203,12 @@ fn run(command: Command, config: &Config) -> anyhow::Result<ExitCode> {
             source,
         } => export(config, format, &out, since.as_deref(), source.as_deref()),
         Command::ImportOpml { file } => Ok(import_opml(&file)),
+        Command::Notify {
+            command: NotifyCommand::Status,
+        } => {
+            print!("{}", feedcrawler::notify::status_table(config, &Reader::open(database)?)?);
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 

@@ -504,3 +504,32 @@ impl Worker {
         }
     }
 }
+
+/// `feedcrawler notify status`: a header, then one tab-separated line per `[[notify]]`
+/// (name, kind, pending, delivered, failed, last error), then a line for each name the
+/// queue still holds rows of that the config no longer has.
+pub fn status_table(config: &Config, reader: &Reader) -> Result<String, StoreError> {
+    let counts = reader.notify_counts()?;
+    let mut out = String::from("NAME\tTYPE\tPENDING\tDELIVERED\tFAILED\tLAST ERROR\n");
+    let line = |out: &mut String, name: &str, kind: &str| {
+        let c = counts.iter().find(|c| c.notify == name).cloned().unwrap_or_default();
+        out.push_str(&format!(
+            "{name}\t{kind}\t{}\t{}\t{}\t{}\n",
+            c.pending,
+            c.delivered,
+            c.failed,
+            c.last_error.as_deref().unwrap_or("-").replace(['\n', '\t'], " ")
+        ));
+    };
+    for n in &config.notify {
+        let kind = match n.target {
+            NotifyTarget::Exec(_) => "exec",
+            NotifyTarget::Webhook { .. } => "webhook",
+        };
+        line(&mut out, &n.name, kind);
+    }
+    for c in counts.iter().filter(|c| !config.notify.iter().any(|n| n.name == c.notify)) {
+        line(&mut out, &c.notify, "removed");
+    }
+    Ok(out)
+}
