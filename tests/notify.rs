@@ -1,0 +1,365 @@
+//! `[[notify]]` (CONTRACT §5): an `exec` program and a `webhook` receive exactly the new
+//! articles that pass their `sources` / `include` / `exclude` filters, once each, as the
+//! object `export --format jsonl` writes; a failing webhook is retried and then delivered;
+//! a delivery in flight when the daemon is killed with SIGKILL is made after the restart.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::Value;
+use support::*;
+
+/// One POST the webhook server received.
+#[derive(Clone, Debug)]
+struct Hook {
+    path: String,
+    headers: BTreeMap<String, String>,
+    body: Value,
+}
+
+/// How the webhook server answers.
+#[derive(Default)]
+struct HookState {
+    received: Vec<Hook>,
+    /// Statuses for the next answers, in order; 200 once they are used up.
+    statuses: Vec<u16>,
+    /// Read the request, record it, and never answer (until the connection closes).
+    hang: bool,
+}
+
+/// A webhook receiver on 127.0.0.1 that records each request's body.
+struct HookServer {
+    port: u16,
+    state: Arc<Mutex<HookState>>,
+}
+
+impl HookServer {
+    fn start() -> HookServer {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind the webhook server");
+        let port = listener.local_addr().expect("local address").port();
+        let state = Arc::new(Mutex::new(HookState::default()));
+        let shared = Arc::clone(&state);
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let state = Arc::clone(&shared);
+                std::thread::spawn(move || serve(stream, &state));
+            }
+        });
+        HookServer { port, state }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    fn received(&self) -> Vec<Hook> {
+        self.state.lock().unwrap().received.clone()
+    }
+
+    fn titles(&self) -> Vec<String> {
+        let mut titles: Vec<String> = self.received().iter().map(|h| title_of(&h.body)).collect();
+        titles.sort();
+        titles
+    }
+}
+
+/// Serves one connection: requests one after another (keep-alive), each recorded.
+fn serve(stream: TcpStream, state: &Mutex<HookState>) {
+    let mut reader = BufReader::new(stream.try_clone().expect("clone the stream"));
+    let mut out = stream;
+    loop {
+        let mut request_line = String::new();
+        if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
+            return;
+        }
+        let path = request_line.split_whitespace().nth(1).unwrap_or("").to_owned();
+        let mut headers = BTreeMap::new();
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                return;
+            }
+            let line = line.trim_end();
+            if line.is_empty() {
+                break;
+            }
+            if let Some((k, v)) = line.split_once(':') {
+                headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_owned());
+            }
+        }
+        let len: usize = headers.get("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
+        let mut body = vec![0; len];
+        if reader.read_exact(&mut body).is_err() {
+            return;
+        }
+        let body: Value = serde_json::from_slice(&body)
+            .unwrap_or_else(|e| panic!("webhook body is not JSON ({e}): {}", String::from_utf8_lossy(&body)));
+        let (status, hang) = {
+            let mut s = state.lock().unwrap();
+            s.received.push(Hook { path, headers, body });
+            let status = if s.statuses.is_empty() { 200 } else { s.statuses.remove(0) };
+            (status, s.hang)
+        };
+        if hang {
+            // Hold the connection until the client goes away.
+            let mut rest = Vec::new();
+            let _ = reader.read_to_end(&mut rest);
+            return;
+        }
+        let reply = format!("HTTP/1.1 {status} X\r\ncontent-length: 2\r\n\r\nno");
+        if out.write_all(reply.as_bytes()).is_err() {
+            return;
+        }
+    }
+}
+
+fn title_of(v: &Value) -> String {
+    v["title"].as_str().unwrap_or_default().to_owned()
+}
+
+/// An RSS feed of `(id, title, media)` items.
+fn rss(items: &[(&str, &str, &str)]) -> String {
+    let mut out = String::from(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<rss version=\"2.0\" xmlns:dc=\"http://purl.org/dc/elements/1.1/\"><channel><title>t</title>\
+         <link>http://news.example.org/</link><description>d</description>\n",
+    );
+    for (id, title, media) in items {
+        out.push_str(&format!(
+            "<item><title>{title}</title><link>http://news.example.org/a/{id}.html</link>\
+             <guid>http://news.example.org/a/{id}.html</guid>\
+             <dc:creator>{media}</dc:creator>\
+             <pubDate>Tue, 19 Apr 2022 12:00:00 +0800</pubDate>\
+             <description>摘要 {id}</description></item>\n"
+        ));
+    }
+    out.push_str("</channel></rss>\n");
+    out
+}
+
+/// The exec program: writes its stdin to a new file in the folder given as `$1`.
+fn write_script(dir: &Path) -> (String, std::path::PathBuf) {
+    let out = dir.join("exec-out");
+    std::fs::create_dir_all(&out).unwrap();
+    let script = dir.join("notify.sh");
+    std::fs::write(&script, "#!/bin/sh\nf=$(mktemp \"$1/n.XXXXXX\") || exit 3\ncat > \"$f\"\n").unwrap();
+    (script.display().to_string(), out)
+}
+
+/// The JSON objects the exec program received.
+fn exec_received(out: &Path) -> Vec<Value> {
+    let mut files: Vec<_> = std::fs::read_dir(out).unwrap().flatten().map(|e| e.path()).collect();
+    files.sort();
+    files
+        .iter()
+        .map(|f| {
+            let text = std::fs::read_to_string(f).unwrap();
+            serde_json::from_str(&text).unwrap_or_else(|e| panic!("exec stdin is not one JSON object ({e}): {text}"))
+        })
+        .collect()
+}
+
+fn sorted_titles(values: &[Value]) -> Vec<String> {
+    let mut titles: Vec<String> = values.iter().map(title_of).collect();
+    titles.sort();
+    titles
+}
+
+/// The articles `export --format jsonl` writes, by title.
+fn exported(config: &Path) -> BTreeMap<String, Value> {
+    let out = run(config, &["export", "--format", "jsonl", "--out", "-"]);
+    out.assert_code(0);
+    out.stdout
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).expect("export line is JSON"))
+        .map(|v| (title_of(&v), v))
+        .collect()
+}
+
+fn strings(list: &[&str]) -> Vec<String> {
+    let mut v: Vec<String> = list.iter().map(|s| s.to_string()).collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn exec_and_webhook_receive_exactly_the_new_matching_articles_once() {
+    let server = TestServer::start();
+    let hook = HookServer::start();
+    let dir = tempdir();
+    let (script, out) = write_script(dir.path());
+    server.set(
+        "/main.xml",
+        Route::rss(rss(&[
+            ("1", "证券公司发布年报", "证券日报网"),
+            ("2", "A股三大指数收涨", "新华网"),
+            ("3", "北京明日晴", "中国天气网"),
+            ("4", "证券板块午后拉升", "某某广告网"),
+        ])),
+    );
+    server.set("/other.xml", Route::rss(rss(&[("5", "证券市场周评", "其他网")])));
+    let mut cfg = base_config();
+    cfg.push_str(&feed_source("main", &server.url("/main.xml"), "c", &[]));
+    cfg.push_str(&feed_source("other", &server.url("/other.xml"), "c", &[]));
+    cfg.push_str(&format!(
+        r#"
+[[notify]]
+name = "script"
+exec = ["/bin/sh", {script:?}, {out:?}]
+sources = ["main"]
+include = ["证券", "A股"]
+exclude = "广告"
+timeout = "20s"
+
+[[notify]]
+name = "hook"
+webhook = {url:?}
+headers = {{ Authorization = "Bearer t0ken" }}
+include = "证券"
+"#,
+        out = out.display().to_string(),
+        url = hook.url("/hook"),
+    ));
+    let config = write_config(dir.path(), &cfg);
+
+    run_once(&config).assert_code(0);
+
+    let exec = exec_received(&out);
+    assert_eq!(
+        sorted_titles(&exec),
+        strings(&["证券公司发布年报", "A股三大指数收涨"]),
+        "exec: only `main`, matching 证券|A股, not 广告 (media)"
+    );
+    assert_eq!(
+        hook.titles(),
+        strings(&["证券公司发布年报", "证券板块午后拉升", "证券市场周评"]),
+        "webhook: any source, matching 证券"
+    );
+    for h in hook.received() {
+        assert_eq!(h.path, "/hook");
+        assert_eq!(h.headers.get("authorization").map(String::as_str), Some("Bearer t0ken"));
+        assert_eq!(h.headers.get("content-type").map(String::as_str), Some("application/json"));
+    }
+    // The object is the one `export --format jsonl` writes for the article.
+    let export = exported(&config);
+    for v in exec.iter().chain(hook.received().iter().map(|h| &h.body)) {
+        assert_eq!(Some(v), export.get(&title_of(v)), "notification object = export line");
+    }
+    assert_eq!(exec[0]["sources"], serde_json::json!(["main"]));
+
+    // A second run with nothing new notifies nobody; a new item is notified alone.
+    run_once(&config).assert_code(0);
+    assert_eq!(exec_received(&out).len(), 2);
+    assert_eq!(hook.received().len(), 3);
+    server.set(
+        "/main.xml",
+        Route::rss(rss(&[
+            ("1", "证券公司发布年报", "证券日报网"),
+            ("6", "A股收评：沪指涨1%", "新华网"),
+        ])),
+    );
+    run_once(&config).assert_code(0);
+    assert_eq!(
+        sorted_titles(&exec_received(&out)),
+        strings(&["证券公司发布年报", "A股三大指数收涨", "A股收评：沪指涨1%"])
+    );
+    assert_eq!(hook.received().len(), 3, "A股收评 does not match 证券");
+
+    let status = run(&config, &["notify", "status"]);
+    status.assert_code(0);
+    assert_eq!(
+        status.stdout,
+        "NAME\tTYPE\tPENDING\tDELIVERED\tFAILED\tLAST ERROR\n\
+         script\texec\t0\t3\t0\t-\n\
+         hook\twebhook\t0\t3\t0\t-\n"
+    );
+}
+
+#[test]
+fn failing_webhook_is_retried_then_delivered_once() {
+    let server = TestServer::start();
+    let hook = HookServer::start();
+    hook.state.lock().unwrap().statuses = vec![500, 500];
+    let dir = tempdir();
+    server.set("/main.xml", Route::rss(rss(&[("1", "证券公司发布年报", "证券日报网")])));
+    let mut cfg = base_config();
+    cfg.push_str(&feed_source("main", &server.url("/main.xml"), "c", &[]));
+    cfg.push_str(&format!("\n[[notify]]\nname = \"hook\"\nwebhook = {:?}\n", hook.url("/hook")));
+    let config = write_config(dir.path(), &cfg);
+
+    let once = run_once(&config);
+    once.assert_code(0);
+    let _diag = once.on_panic();
+    assert_eq!(
+        hook.titles(),
+        strings(&["证券公司发布年报", "证券公司发布年报", "证券公司发布年报"]),
+        "two answers 500, then 200"
+    );
+    let db = open_db(&db_path(dir.path()));
+    let (state, attempts, status): (String, i64, i64) = db
+        .query_row("SELECT state, attempts, last_status FROM notifications", [], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
+        .unwrap();
+    assert_eq!((state.as_str(), attempts, status), ("delivered", 3, 200));
+    let status = run(&config, &["notify", "status"]);
+    let line = status.stdout.lines().nth(1).unwrap_or_default().to_owned();
+    assert!(
+        line.starts_with("hook\twebhook\t0\t1\t0\twebhook http://127.0.0.1:") && line.ends_with("/hook: HTTP 500: no"),
+        "status line: {line}"
+    );
+
+    // Delivered: a later run sends nothing again.
+    run_once(&config).assert_code(0);
+    assert_eq!(hook.received().len(), 3);
+}
+
+#[test]
+fn kill_9_between_store_and_delivery_loses_nothing() {
+    let server = TestServer::start();
+    let hook = HookServer::start();
+    hook.state.lock().unwrap().hang = true;
+    let dir = tempdir();
+    server.set(
+        "/main.xml",
+        Route::rss(rss(&[("1", "证券公司发布年报", "证券日报网"), ("2", "A股三大指数收涨", "新华网")])),
+    );
+    let mut cfg = base_config();
+    cfg.push_str("\n[schedule]\ninterval = \"1h\"\n");
+    cfg.push_str(&feed_source("main", &server.url("/main.xml"), "c", &[]));
+    cfg.push_str(&format!(
+        "\n[[notify]]\nname = \"hook\"\nwebhook = {:?}\ntimeout = \"10m\"\n",
+        hook.url("/hook")
+    ));
+    let config = write_config(dir.path(), &cfg);
+    let db = db_path(dir.path());
+
+    // The articles are stored and their deliveries are in flight (unanswered): kill -9.
+    let mut first = Daemon::start(&config);
+    let both = first.poll_until(Duration::from_secs(30), Duration::from_millis(50), || {
+        (hook.received().len() == 2).then_some(())
+    });
+    assert!(both.is_some(), "both deliveries started:\n{}", first.diag());
+    first.kill();
+    let pending = count(&open_db(&db), "notifications WHERE state = 'pending' AND attempts = 0");
+    assert_eq!(pending, 2, "deliveries in flight at the kill are still owed");
+
+    // Restarted, with the webhook answering: each delivery is made again.
+    hook.state.lock().unwrap().hang = false;
+    let mut second = Daemon::start(&config);
+    let delivered = second.poll_until(Duration::from_secs(30), Duration::from_millis(50), || {
+        (count(&open_db(&db), "notifications WHERE state = 'delivered'") == 2).then_some(())
+    });
+    assert!(delivered.is_some(), "delivered after the restart:\n{}", second.diag());
+    second.terminate(Duration::from_secs(10));
+    assert_eq!(
+        hook.titles(),
+        strings(&["证券公司发布年报", "证券公司发布年报", "A股三大指数收涨", "A股三大指数收涨"]),
+        "each article: the delivery cut by the kill, then the one after the restart"
+    );
+}
