@@ -381,6 +381,13 @@ fn print_check(config: &Config) {
             if source.enabled { "enabled" } else { "disabled" }
         );
     }
+    for notify in &config.notify {
+        let target = match &notify.target {
+            feedcrawler::config::NotifyTarget::Exec(argv) => format!("exec\t{}", argv.join(" ")),
+            feedcrawler::config::NotifyTarget::Webhook { url, .. } => format!("webhook\t{url}"),
+        };
+        println!("notify {}\t{target}", notify.name);
+    }
 }
 
 fn print_sources(reader: &Reader) -> anyhow::Result<()> {

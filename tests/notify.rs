@@ -363,3 +363,77 @@ fn kill_9_between_store_and_delivery_loses_nothing() {
         "each article: the delivery cut by the kill, then the one after the restart"
     );
 }
+
+/// Each mistake in a `[[notify]]` table: `check` exits 2 with file, line, table and key.
+#[test]
+fn notify_config_errors_name_file_line_and_key() {
+    let dir = tempdir();
+    let head = format!(
+        "{}{}",
+        base_config(),
+        feed_source("main", "http://news.example.org/rss", "c", &[])
+    );
+    let head_lines = head.lines().count();
+    let cases: &[(&str, usize, &str, &str)] = &[
+        // (the [[notify]] table, line of the mistake within it (1 = the header), expected text)
+        (
+            "[[notify]]\nname = \"n\"\nwebhook = \"http://h.example/x\"\ninclude = \"证券(\"\n",
+            4,
+            "[[notify]] \"n\": key `include`: invalid regex",
+            "include",
+        ),
+        (
+            "[[notify]]\nname = \"n\"\nexec = [\"/bin/true\"]\nsources = [\"main\", \"nosuch\"]\n",
+            4,
+            "[[notify]] \"n\": key `sources`: no [[source]] is named \"nosuch\"",
+            "sources",
+        ),
+        (
+            "[[notify]]\nname = \"n\"\nexec = [\"/bin/true\"]\nwebhook = \"http://h.example/x\"\n",
+            4,
+            "[[notify]] \"n\": key `webhook`: give either exec or webhook, not both",
+            "webhook",
+        ),
+        (
+            "[[notify]]\nname = \"n\"\nwebhook = \"ftp://h.example/x\"\n",
+            3,
+            "[[notify]] \"n\": key `webhook`: invalid URL",
+            "webhook",
+        ),
+        (
+            "[[notify]]\nname = \"n\"\nexec = []\n",
+            3,
+            "[[notify]] \"n\": key `exec`: must name a program",
+            "exec",
+        ),
+        (
+            "[[notify]]\nname = \"n\"\nexec = [\"/bin/true\"]\ntimeout = \"soon\"\n",
+            4,
+            "[[notify]] \"n\": key `timeout`: invalid duration",
+            "timeout",
+        ),
+        (
+            "[[notify]]\nname = \"n\"\nexec = [\"/bin/true\"]\nretries = 3\n",
+            4,
+            "[[notify]] \"n\": key `retries`: unknown field `retries`",
+            "retries",
+        ),
+        (
+            "[[notify]]\nname = \"n\"\nexec = [\"/bin/true\"]\n\n[[notify]]\nname = \"n\"\nexec = [\"/bin/true\"]\n",
+            6,
+            "[[notify]] \"n\": key `name`: duplicate notify name (first defined on line",
+            "name",
+        ),
+    ];
+    for (table, line, expected, key) in cases {
+        let config = write_config(dir.path(), &format!("{head}\n{table}"));
+        let out = run(&config, &["check"]);
+        out.assert_code(2);
+        let want = format!("feedcrawler.toml:{}: {expected}", head_lines + 1 + line);
+        assert!(
+            out.stderr.contains(&want),
+            "key {key}: expected {want:?} in:\n{}",
+            out.stderr
+        );
+    }
+}

@@ -66,6 +66,8 @@ pub struct Metrics {
     notifications: Mutex<BTreeMap<(String, String), u64>>,
     /// Notifications owed (`pending` rows).
     notifications_pending: AtomicU64,
+    /// Whether the config has `[[notify]]`s: only then are their families rendered.
+    notify_configured: std::sync::atomic::AtomicBool,
 }
 
 impl Metrics {
@@ -85,6 +87,7 @@ impl Metrics {
             database_error: Mutex::new(None),
             notifications: Mutex::new(BTreeMap::new()),
             notifications_pending: AtomicU64::new(0),
+            notify_configured: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
