@@ -222,3 +222,30 @@ impl<'a> Ctx<'a> {
         Sec { ctx: self, name }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::Config;
+
+    fn notify(body: &str) -> super::NotifyConfig {
+        let text = format!(
+            "[[source]]\nname = \"a\"\ntype = \"feed\"\nurl = \"http://a.example/rss\"\n\n[[notify]]\nname = \"n\"\nexec = [\"/bin/true\"]\n{body}"
+        );
+        let config = Config::parse(&text, std::path::Path::new("/etc/feedcrawler/t.toml")).expect("valid config");
+        config.notify.into_iter().next().expect("one [[notify]]")
+    }
+
+    #[test]
+    fn filters_match_title_or_media_and_the_first_source() {
+        let n = notify("sources = [\"a\"]\ninclude = [\"证券\", \"^A股\"]\nexclude = \"广告\"\n");
+        assert!(n.matches(Some("a"), "证券公司发布年报", None));
+        assert!(n.matches(Some("a"), "年报发布", Some("证券日报网")), "media matches include");
+        assert!(n.matches(Some("a"), "A股收涨", Some("新华网")));
+        assert!(!n.matches(Some("a"), "收评：A股收涨", Some("新华网")), "anchored regex");
+        assert!(!n.matches(Some("a"), "证券板块拉升", Some("某某广告网")), "media matches exclude");
+        assert!(!n.matches(Some("b"), "证券公司发布年报", None), "other source");
+        assert!(!n.matches(None, "证券公司发布年报", None), "add-link: no source");
+        let any = notify("");
+        assert!(any.matches(None, "天气", None), "no filter: every new article");
+    }
+}

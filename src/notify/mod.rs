@@ -208,8 +208,12 @@ impl Notifier {
             let updates: Vec<NotificationUpdate> = futures_util::stream::iter(jobs)
                 .map(|job| self.deliver_one(job, once))
                 .buffer_unordered(CONCURRENCY)
+                .filter_map(std::future::ready)
                 .collect()
                 .await;
+            if updates.is_empty() {
+                return Ok(round);
+            }
             let mut failed = false;
             for update in &updates {
                 if update.state == NotificationState::Delivered {
@@ -231,16 +235,11 @@ impl Notifier {
         Ok(!self.store.due_notifications(later, names.to_vec(), 1).await?.is_empty())
     }
 
-    async fn deliver_one(&self, job: NotificationJob, once: bool) -> NotificationUpdate {
+    /// Makes one delivery; None for a row of a `[[notify]]` this config does not have
+    /// (due rows are only those of configured names, so this does not happen).
+    async fn deliver_one(&self, job: NotificationJob, once: bool) -> Option<NotificationUpdate> {
         let Some(notify) = self.config.notify.iter().find(|n| n.name == job.notify) else {
-            // Not asked for (due rows are those of configured names); left as it is.
-            return NotificationUpdate {
-                id: job.id,
-                state: NotificationState::Pending,
-                status: None,
-                error: None,
-                next_attempt_at: None,
-            };
+            return None;
         };
         let mut json = Vec::with_capacity(8 * 1024);
         crate::export::jsonl::write_record(&mut json, &job.article);
@@ -263,13 +262,13 @@ impl Notifier {
         match result {
             Ok(()) => {
                 tracing::debug!(notify = %notify.name, article_id = job.article.integer("id"), "notification delivered");
-                NotificationUpdate {
+                Some(NotificationUpdate {
                     id: job.id,
                     state: NotificationState::Delivered,
                     status,
                     error: None,
                     next_attempt_at: None,
-                }
+                })
             }
             Err(e) => {
                 let given_up = attempts >= MAX_ATTEMPTS;
@@ -281,7 +280,7 @@ impl Notifier {
                     error = %e,
                     "notification not delivered"
                 );
-                NotificationUpdate {
+                Some(NotificationUpdate {
                     id: job.id,
                     state: if given_up {
                         NotificationState::Failed
@@ -293,7 +292,7 @@ impl Notifier {
                     next_attempt_at: (!given_up).then(|| {
                         crate::scheduler::after(Utc::now(), crate::share::retry_delay(attempts, once))
                     }),
-                }
+                })
             }
         }
     }
