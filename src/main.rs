@@ -206,7 +206,10 @@ fn run(command: Command, config: &Config) -> anyhow::Result<ExitCode> {
         Command::Notify {
             command: NotifyCommand::Status,
         } => {
-            print!("{}", feedcrawler::notify::status_table(config, &Reader::open(database)?)?);
+            print!(
+                "{}",
+                feedcrawler::notify::status_table(config, &Reader::open(database)?)?
+            );
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -93,17 +93,28 @@ fn serve(stream: TcpStream, state: &Mutex<HookState>) {
                 headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_owned());
             }
         }
-        let len: usize = headers.get("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
+        let len: usize = headers
+            .get("content-length")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
         let mut body = vec![0; len];
         if reader.read_exact(&mut body).is_err() {
             return;
         }
-        let body: Value = serde_json::from_slice(&body)
-            .unwrap_or_else(|e| panic!("webhook body is not JSON ({e}): {}", String::from_utf8_lossy(&body)));
+        let body: Value = serde_json::from_slice(&body).unwrap_or_else(|e| {
+            panic!(
+                "webhook body is not JSON ({e}): {}",
+                String::from_utf8_lossy(&body)
+            )
+        });
         let (status, hang) = {
             let mut s = state.lock().unwrap();
             s.received.push(Hook { path, headers, body });
-            let status = if s.statuses.is_empty() { 200 } else { s.statuses.remove(0) };
+            let status = if s.statuses.is_empty() {
+                200
+            } else {
+                s.statuses.remove(0)
+            };
             (status, s.hang)
         };
         if hang {
@@ -147,19 +158,28 @@ fn write_script(dir: &Path) -> (String, std::path::PathBuf) {
     let out = dir.join("exec-out");
     std::fs::create_dir_all(&out).unwrap();
     let script = dir.join("notify.sh");
-    std::fs::write(&script, "#!/bin/sh\nf=$(mktemp \"$1/n.XXXXXX\") || exit 3\ncat > \"$f\"\n").unwrap();
+    std::fs::write(
+        &script,
+        "#!/bin/sh\nf=$(mktemp \"$1/n.XXXXXX\") || exit 3\ncat > \"$f\"\n",
+    )
+    .unwrap();
     (script.display().to_string(), out)
 }
 
 /// The JSON objects the exec program received.
 fn exec_received(out: &Path) -> Vec<Value> {
-    let mut files: Vec<_> = std::fs::read_dir(out).unwrap().flatten().map(|e| e.path()).collect();
+    let mut files: Vec<_> = std::fs::read_dir(out)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
     files.sort();
     files
         .iter()
         .map(|f| {
             let text = std::fs::read_to_string(f).unwrap();
-            serde_json::from_str(&text).unwrap_or_else(|e| panic!("exec stdin is not one JSON object ({e}): {text}"))
+            serde_json::from_str(&text)
+                .unwrap_or_else(|e| panic!("exec stdin is not one JSON object ({e}): {text}"))
         })
         .collect()
 }
@@ -242,13 +262,23 @@ include = "证券"
     );
     for h in hook.received() {
         assert_eq!(h.path, "/hook");
-        assert_eq!(h.headers.get("authorization").map(String::as_str), Some("Bearer t0ken"));
-        assert_eq!(h.headers.get("content-type").map(String::as_str), Some("application/json"));
+        assert_eq!(
+            h.headers.get("authorization").map(String::as_str),
+            Some("Bearer t0ken")
+        );
+        assert_eq!(
+            h.headers.get("content-type").map(String::as_str),
+            Some("application/json")
+        );
     }
     // The object is the one `export --format jsonl` writes for the article.
     let export = exported(&config);
     for v in exec.iter().chain(hook.received().iter().map(|h| &h.body)) {
-        assert_eq!(Some(v), export.get(&title_of(v)), "notification object = export line");
+        assert_eq!(
+            Some(v),
+            export.get(&title_of(v)),
+            "notification object = export line"
+        );
     }
     assert_eq!(exec[0]["sources"], serde_json::json!(["main"]));
 
@@ -286,10 +316,16 @@ fn failing_webhook_is_retried_then_delivered_once() {
     let hook = HookServer::start();
     hook.state.lock().unwrap().statuses = vec![500, 500];
     let dir = tempdir();
-    server.set("/main.xml", Route::rss(rss(&[("1", "证券公司发布年报", "证券日报网")])));
+    server.set(
+        "/main.xml",
+        Route::rss(rss(&[("1", "证券公司发布年报", "证券日报网")])),
+    );
     let mut cfg = base_config();
     cfg.push_str(&feed_source("main", &server.url("/main.xml"), "c", &[]));
-    cfg.push_str(&format!("\n[[notify]]\nname = \"hook\"\nwebhook = {:?}\n", hook.url("/hook")));
+    cfg.push_str(&format!(
+        "\n[[notify]]\nname = \"hook\"\nwebhook = {:?}\n",
+        hook.url("/hook")
+    ));
     let config = write_config(dir.path(), &cfg);
 
     let once = run_once(&config);
@@ -302,15 +338,18 @@ fn failing_webhook_is_retried_then_delivered_once() {
     );
     let db = open_db(&db_path(dir.path()));
     let (state, attempts, status): (String, i64, i64) = db
-        .query_row("SELECT state, attempts, last_status FROM notifications", [], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-        })
+        .query_row(
+            "SELECT state, attempts, last_status FROM notifications",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
         .unwrap();
     assert_eq!((state.as_str(), attempts, status), ("delivered", 3, 200));
     let status = run(&config, &["notify", "status"]);
     let line = status.stdout.lines().nth(1).unwrap_or_default().to_owned();
     assert!(
-        line.starts_with("hook\twebhook\t0\t1\t0\twebhook http://127.0.0.1:") && line.ends_with("/hook: HTTP 500: no"),
+        line.starts_with("hook\twebhook\t0\t1\t0\twebhook http://127.0.0.1:")
+            && line.ends_with("/hook: HTTP 500: no"),
         "status line: {line}"
     );
 
@@ -327,7 +366,10 @@ fn kill_9_between_store_and_delivery_loses_nothing() {
     let dir = tempdir();
     server.set(
         "/main.xml",
-        Route::rss(rss(&[("1", "证券公司发布年报", "证券日报网"), ("2", "A股三大指数收涨", "新华网")])),
+        Route::rss(rss(&[
+            ("1", "证券公司发布年报", "证券日报网"),
+            ("2", "A股三大指数收涨", "新华网"),
+        ])),
     );
     let mut cfg = base_config();
     cfg.push_str("\n[schedule]\ninterval = \"1h\"\n");
@@ -346,7 +388,10 @@ fn kill_9_between_store_and_delivery_loses_nothing() {
     });
     assert!(both.is_some(), "both deliveries started:\n{}", first.diag());
     first.kill();
-    let pending = count(&open_db(&db), "notifications WHERE state = 'pending' AND attempts = 0");
+    let pending = count(
+        &open_db(&db),
+        "notifications WHERE state = 'pending' AND attempts = 0",
+    );
     assert_eq!(pending, 2, "deliveries in flight at the kill are still owed");
 
     // Restarted, with the webhook answering: each delivery is made again.
@@ -355,11 +400,20 @@ fn kill_9_between_store_and_delivery_loses_nothing() {
     let delivered = second.poll_until(Duration::from_secs(30), Duration::from_millis(50), || {
         (count(&open_db(&db), "notifications WHERE state = 'delivered'") == 2).then_some(())
     });
-    assert!(delivered.is_some(), "delivered after the restart:\n{}", second.diag());
+    assert!(
+        delivered.is_some(),
+        "delivered after the restart:\n{}",
+        second.diag()
+    );
     second.terminate(Duration::from_secs(10));
     assert_eq!(
         hook.titles(),
-        strings(&["证券公司发布年报", "证券公司发布年报", "A股三大指数收涨", "A股三大指数收涨"]),
+        strings(&[
+            "证券公司发布年报",
+            "证券公司发布年报",
+            "A股三大指数收涨",
+            "A股三大指数收涨"
+        ]),
         "each article: the delivery cut by the kill, then the one after the restart"
     );
 }

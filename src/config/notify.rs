@@ -9,8 +9,8 @@ use serde::Deserialize;
 use toml::Spanned;
 use url::Url;
 
-use super::raw::Str;
 use super::SourceConfig;
+use super::raw::Str;
 use super::validate::{Ctx, Res, Sec};
 
 /// The default `[[notify]] timeout`: how long one delivery may take.
@@ -129,7 +129,11 @@ impl Ctx<'_> {
             (Some(exec), None) => {
                 if r.headers.is_some() {
                     let span = r.headers.as_ref().map_or(n.span(), |h| h.span());
-                    return Err(sec.err(span, "headers", "headers are sent with a webhook; this is an exec"));
+                    return Err(sec.err(
+                        span,
+                        "headers",
+                        "headers are sent with a webhook; this is an exec",
+                    ));
                 }
                 let argv: Vec<String> = exec.get_ref().iter().map(|a| a.get_ref().clone()).collect();
                 if argv.first().is_none_or(|cmd| cmd.trim().is_empty()) {
@@ -154,7 +158,11 @@ impl Ctx<'_> {
                             return Err(sec.err(hs.span(), "headers", format!("invalid header name {k:?}")));
                         }
                         if v.chars().any(|c| c == '\r' || c == '\n' || c == '\0') {
-                            return Err(sec.err(hs.span(), "headers", format!("header {k:?}: value must be one line")));
+                            return Err(sec.err(
+                                hs.span(),
+                                "headers",
+                                format!("header {k:?}: value must be one line"),
+                            ));
                         }
                         headers.push((k.clone(), v.clone()));
                     }
@@ -231,7 +239,8 @@ mod tests {
         let text = format!(
             "[[source]]\nname = \"a\"\ntype = \"feed\"\nurl = \"http://a.example/rss\"\n\n[[notify]]\nname = \"n\"\nexec = [\"/bin/true\"]\n{body}"
         );
-        let config = Config::parse(&text, std::path::Path::new("/etc/feedcrawler/t.toml")).expect("valid config");
+        let config =
+            Config::parse(&text, std::path::Path::new("/etc/feedcrawler/t.toml")).expect("valid config");
         config.notify.into_iter().next().expect("one [[notify]]")
     }
 
@@ -239,10 +248,19 @@ mod tests {
     fn filters_match_title_or_media_and_the_first_source() {
         let n = notify("sources = [\"a\"]\ninclude = [\"证券\", \"^A股\"]\nexclude = \"广告\"\n");
         assert!(n.matches(Some("a"), "证券公司发布年报", None));
-        assert!(n.matches(Some("a"), "年报发布", Some("证券日报网")), "media matches include");
+        assert!(
+            n.matches(Some("a"), "年报发布", Some("证券日报网")),
+            "media matches include"
+        );
         assert!(n.matches(Some("a"), "A股收涨", Some("新华网")));
-        assert!(!n.matches(Some("a"), "收评：A股收涨", Some("新华网")), "anchored regex");
-        assert!(!n.matches(Some("a"), "证券板块拉升", Some("某某广告网")), "media matches exclude");
+        assert!(
+            !n.matches(Some("a"), "收评：A股收涨", Some("新华网")),
+            "anchored regex"
+        );
+        assert!(
+            !n.matches(Some("a"), "证券板块拉升", Some("某某广告网")),
+            "media matches exclude"
+        );
         assert!(!n.matches(Some("b"), "证券公司发布年报", None), "other source");
         assert!(!n.matches(None, "证券公司发布年报", None), "add-link: no source");
         let any = notify("");

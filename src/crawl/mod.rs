@@ -146,7 +146,11 @@ pub async fn once(
     let notifier = crate::notify::Notifier::new(Arc::clone(&context.config), Arc::clone(&store), None);
     let notified = notifier.process_due(true).await?;
     if notified.delivered + notified.failed > 0 {
-        tracing::info!(delivered = notified.delivered, failed = notified.failed, "notifications");
+        tracing::info!(
+            delivered = notified.delivered,
+            failed = notified.failed,
+            "notifications"
+        );
     }
     Ok(report)
 }

@@ -30,9 +30,16 @@ impl Metrics {
             return;
         }
         let name = "feedcrawler_notifications_pending";
-        let _ = writeln!(out, "# HELP {name} Notifications owed to [[notify]] targets, not yet delivered.");
+        let _ = writeln!(
+            out,
+            "# HELP {name} Notifications owed to [[notify]] targets, not yet delivered."
+        );
         let _ = writeln!(out, "# TYPE {name} gauge");
-        let _ = writeln!(out, "{name} {}", self.notifications_pending.load(Ordering::Relaxed));
+        let _ = writeln!(
+            out,
+            "{name} {}",
+            self.notifications_pending.load(Ordering::Relaxed)
+        );
         let name = "feedcrawler_notifications_total";
         let _ = writeln!(
             out,
@@ -57,7 +64,10 @@ mod tests {
     #[test]
     fn notification_families_appear_with_notify_and_have_exact_lines() {
         let metrics = Metrics::new();
-        assert!(!metrics.render().contains("notifications"), "no [[notify]], no families");
+        assert!(
+            !metrics.render().contains("notifications"),
+            "no [[notify]], no families"
+        );
         metrics.set_notifications_pending(3);
         metrics.record_notification("hook", "retry");
         metrics.record_notification("hook", "delivered");

@@ -195,7 +195,10 @@ impl Notifier {
         let names: Vec<String> = self.config.notify.iter().map(|n| n.name.clone()).collect();
         let mut failed_rounds = 0;
         loop {
-            let jobs = self.store.due_notifications(Utc::now(), names.clone(), ROUND).await?;
+            let jobs = self
+                .store
+                .due_notifications(Utc::now(), names.clone(), ROUND)
+                .await?;
             if jobs.is_empty() {
                 // `once`: wait for the retries of what failed in this run (its backoff is
                 // seconds), a few rounds at most.
@@ -232,15 +235,17 @@ impl Notifier {
     async fn retry_soon(&self, names: &[String]) -> Result<bool, StoreError> {
         let horizon = crate::share::retry_delay(MAX_ATTEMPTS, true) + Duration::from_secs(1);
         let later = crate::scheduler::after(Utc::now(), horizon);
-        Ok(!self.store.due_notifications(later, names.to_vec(), 1).await?.is_empty())
+        Ok(!self
+            .store
+            .due_notifications(later, names.to_vec(), 1)
+            .await?
+            .is_empty())
     }
 
     /// Makes one delivery; None for a row of a `[[notify]]` this config does not have
     /// (due rows are only those of configured names, so this does not happen).
     async fn deliver_one(&self, job: NotificationJob, once: bool) -> Option<NotificationUpdate> {
-        let Some(notify) = self.config.notify.iter().find(|n| n.name == job.notify) else {
-            return None;
-        };
+        let notify = self.config.notify.iter().find(|n| n.name == job.notify)?;
         let mut json = Vec::with_capacity(8 * 1024);
         crate::export::jsonl::write_record(&mut json, &job.article);
         while json.last() == Some(&b'\n') {
@@ -365,7 +370,11 @@ impl Notifier {
 
 /// Runs `argv` (no shell) with `json` on stdin; exit status 0 is success. A program that
 /// outlives `timeout` is killed.
-async fn run_exec(argv: &[String], json: &[u8], timeout: Duration) -> (Option<i64>, Result<(), DeliveryError>) {
+async fn run_exec(
+    argv: &[String],
+    json: &[u8],
+    timeout: Duration,
+) -> (Option<i64>, Result<(), DeliveryError>) {
     let program = argv.first().cloned().unwrap_or_default();
     let mut child = match tokio::process::Command::new(&program)
         .args(argv.iter().skip(1))
@@ -511,7 +520,11 @@ pub fn status_table(config: &Config, reader: &Reader) -> Result<String, StoreErr
     let counts = reader.notify_counts()?;
     let mut out = String::from("NAME\tTYPE\tPENDING\tDELIVERED\tFAILED\tLAST ERROR\n");
     let line = |out: &mut String, name: &str, kind: &str| {
-        let c = counts.iter().find(|c| c.notify == name).cloned().unwrap_or_default();
+        let c = counts
+            .iter()
+            .find(|c| c.notify == name)
+            .cloned()
+            .unwrap_or_default();
         out.push_str(&format!(
             "{name}\t{kind}\t{}\t{}\t{}\t{}\n",
             c.pending,
@@ -527,7 +540,10 @@ pub fn status_table(config: &Config, reader: &Reader) -> Result<String, StoreErr
         };
         line(&mut out, &n.name, kind);
     }
-    for c in counts.iter().filter(|c| !config.notify.iter().any(|n| n.name == c.notify)) {
+    for c in counts
+        .iter()
+        .filter(|c| !config.notify.iter().any(|n| n.name == c.notify))
+    {
         line(&mut out, &c.notify, "removed");
     }
     Ok(out)

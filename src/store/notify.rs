@@ -108,8 +108,11 @@ impl Store {
         limit: usize,
     ) -> Result<Vec<NotificationJob>, StoreError> {
         let (reply, answer) = oneshot::channel();
-        self.send(Command::DueNotifications(DueNotifications { now, names, limit }, reply))
-            .await?;
+        self.send(Command::DueNotifications(
+            DueNotifications { now, names, limit },
+            reply,
+        ))
+        .await?;
         answer.await.map_err(|_| self.gone())?
     }
 

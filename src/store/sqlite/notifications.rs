@@ -77,7 +77,9 @@ impl Writer {
                 values.push(cell(row.get_ref(i + 3)?));
             }
             let sources = match row.get_ref(columns.len() + 3)? {
-                rusqlite::types::ValueRef::Text(t) => serde_json::from_slice::<Vec<String>>(t).unwrap_or_default(),
+                rusqlite::types::ValueRef::Text(t) => {
+                    serde_json::from_slice::<Vec<String>>(t).unwrap_or_default()
+                }
                 _ => Vec::new(),
             };
             jobs.push(NotificationJob {
