@@ -281,6 +281,15 @@ include = "证券"
         );
     }
     assert_eq!(exec[0]["sources"], serde_json::json!(["main"]));
+    let db = open_db(&db_path(dir.path()));
+    assert_eq!(
+        count(
+            &db,
+            "notifications WHERE notify = 'script' AND state = 'delivered' AND last_status = 0"
+        ),
+        2,
+        "exit status 0 recorded"
+    );
 
     // A second run with nothing new notifies nobody; a new item is notified alone.
     run_once(&config).assert_code(0);
@@ -372,7 +381,10 @@ fn kill_9_between_store_and_delivery_loses_nothing() {
         ])),
     );
     let mut cfg = base_config();
-    cfg.push_str("\n[schedule]\ninterval = \"1h\"\n");
+    let metrics = format!("127.0.0.1:{}", free_port());
+    cfg.push_str(&format!(
+        "\n[schedule]\ninterval = \"1h\"\n\n[metrics]\nlisten = {metrics:?}\n"
+    ));
     cfg.push_str(&feed_source("main", &server.url("/main.xml"), "c", &[]));
     cfg.push_str(&format!(
         "\n[[notify]]\nname = \"hook\"\nwebhook = {:?}\ntimeout = \"10m\"\n",
@@ -490,4 +502,48 @@ fn notify_config_errors_name_file_line_and_key() {
             out.stderr
         );
     }
+}
+
+#[test]
+fn failing_exec_records_its_exit_status_and_stays_owed() {
+    let server = TestServer::start();
+    let dir = tempdir();
+    let script = dir.path().join("fail.sh");
+    std::fs::write(&script, "#!/bin/sh\ncat >/dev/null\necho boom >&2\nexit 3\n").unwrap();
+    server.set(
+        "/main.xml",
+        Route::rss(rss(&[("1", "证券公司发布年报", "证券日报网")])),
+    );
+    let mut cfg = base_config();
+    cfg.push_str(&feed_source("main", &server.url("/main.xml"), "c", &[]));
+    cfg.push_str(&format!(
+        "\n[[notify]]\nname = \"script\"\nexec = [\"/bin/sh\", {:?}]\n",
+        script.display().to_string()
+    ));
+    let config = write_config(dir.path(), &cfg);
+
+    // `once` retries a few times within seconds, then leaves it owed for the next run.
+    run_once(&config).assert_code(0);
+    let db = open_db(&db_path(dir.path()));
+    let row: (String, i64, i64, String) = db
+        .query_row(
+            "SELECT state, attempts, last_status, last_error FROM notifications",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
+        .unwrap();
+    assert_eq!(
+        row,
+        (
+            "pending".to_owned(),
+            5,
+            3,
+            "exec /bin/sh: exit status 3: boom".to_owned()
+        )
+    );
+    let status = run(&config, &["notify", "status"]);
+    assert_eq!(
+        status.stdout.lines().nth(1),
+        Some("script\texec\t1\t0\t0\texec /bin/sh: exit status 3: boom")
+    );
 }
