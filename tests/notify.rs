@@ -547,3 +547,46 @@ fn failing_exec_records_its_exit_status_and_stays_owed() {
         Some("script\texec\t1\t0\t0\texec /bin/sh: exit status 3: boom")
     );
 }
+
+#[test]
+fn sigterm_during_a_delivery_stops_the_daemon_and_keeps_it_owed() {
+    let server = TestServer::start();
+    let hook = HookServer::start();
+    hook.state.lock().unwrap().hang = true;
+    let dir = tempdir();
+    server.set(
+        "/main.xml",
+        Route::rss(rss(&[("1", "证券公司发布年报", "证券日报网")])),
+    );
+    let mut cfg = base_config();
+    cfg.push_str(&feed_source("main", &server.url("/main.xml"), "c", &[]));
+    cfg.push_str(&format!(
+        "\n[[notify]]\nname = \"hook\"\nwebhook = {:?}\ntimeout = \"10m\"\n",
+        hook.url("/hook")
+    ));
+    let config = write_config(dir.path(), &cfg);
+
+    let mut daemon = Daemon::start(&config);
+    let started = daemon.poll_until(Duration::from_secs(30), Duration::from_millis(50), || {
+        (hook.received().len() == 1).then_some(())
+    });
+    assert!(started.is_some(), "the delivery started:\n{}", daemon.diag());
+    let (status, _) = daemon.terminate(Duration::from_secs(60));
+    assert_eq!(
+        status.and_then(|s| s.code()),
+        Some(0),
+        "graceful exit:\n{}",
+        daemon.diag()
+    );
+    let db = open_db(&db_path(dir.path()));
+    assert_eq!(
+        count(&db, "notifications WHERE state = 'pending' AND attempts = 0"),
+        1
+    );
+
+    // The next run delivers it.
+    hook.state.lock().unwrap().hang = false;
+    run_once(&config).assert_code(0);
+    assert_eq!(count(&db, "notifications WHERE state = 'delivered'"), 1);
+    assert_eq!(hook.titles(), strings(&["证券公司发布年报", "证券公司发布年报"]));
+}
