@@ -146,7 +146,7 @@ pub struct NotifyRound {
 pub struct Notifier {
     config: Arc<Config>,
     store: Arc<Store>,
-    client: reqwest::Client,
+    client: Result<reqwest::Client, String>,
     admission: Arc<Admission>,
     metrics: Option<Arc<Metrics>>,
 }
@@ -164,12 +164,9 @@ impl Notifier {
             .connect_timeout(config.http.connect_timeout)
             .redirect(reqwest::redirect::Policy::none())
             .build()
-            // Building fails only when TLS cannot be set up; the default client then still
-            // goes through the admission check below (without the address filter).
-            .unwrap_or_else(|e| {
-                tracing::error!(error = %e, "cannot build the webhook client; using the default one");
-                reqwest::Client::new()
-            });
+            // Fails only when TLS cannot be set up: every webhook delivery then fails with
+            // this reason (recorded, retried) rather than going out unguarded.
+            .map_err(|e| format!("cannot build the HTTP client: {}", error_chain(&e)));
         Notifier {
             config,
             store,
@@ -319,8 +316,19 @@ impl Notifier {
                 }),
             );
         }
-        let mut request = self
-            .client
+        let client = match &self.client {
+            Ok(client) => client,
+            Err(message) => {
+                return (
+                    None,
+                    Err(DeliveryError::Request {
+                        url: url.to_string(),
+                        message: message.clone(),
+                    }),
+                );
+            }
+        };
+        let mut request = client
             .post(url.clone())
             .timeout(timeout)
             .header(reqwest::header::CONTENT_TYPE, "application/json")
