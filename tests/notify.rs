@@ -590,3 +590,55 @@ fn sigterm_during_a_delivery_stops_the_daemon_and_keeps_it_owed() {
     assert_eq!(count(&db, "notifications WHERE state = 'delivered'"), 1);
     assert_eq!(hook.titles(), strings(&["证券公司发布年报", "证券公司发布年报"]));
 }
+
+/// A `full_text` feed's new article is notified with the page's text, not the feed's
+/// summary: the delivery waits for the page fetched by the poll that listed the entry
+/// (here slowed down so that the notification worker runs meanwhile).
+#[test]
+fn full_text_articles_are_notified_with_the_page_text() {
+    const TITLE: &str = "工信部明确表态 二季度工业经济稳增长有四大举措";
+    const MARK: &str = "二季度将从四个方面推动工业经济稳增长";
+    let server = TestServer::start();
+    let hook = HookServer::start();
+    let dir = tempdir();
+    let page = server.url("/a/1.html");
+    server.set(
+        "/main.xml",
+        Route::rss(format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<rss version=\"2.0\"><channel><title>t</title>\
+             <link>http://www.zqrb.cn/</link><description>d</description>\
+             <item><title>{TITLE}</title><link>{page}</link><guid isPermaLink=\"false\">zqrb-1</guid>\
+             <pubDate>Tue, 19 Apr 2022 12:22:44 +0800</pubDate><description>只有摘要。</description></item>\
+             </channel></rss>"
+        )),
+    );
+    let local = chrono::DateTime::parse_from_rfc3339("2022-04-19T12:22:44+08:00").unwrap();
+    let body = format!("<p>4月19日上午，国新办举行新闻发布会。</p><p>罗俊杰表示，{MARK}：加强运行调度。</p>");
+    server.set(
+        "/a/1.html",
+        Route::ok(
+            "text/html; charset=utf-8",
+            east_money_page(TITLE, &local, Some("证券日报网"), &body, None),
+        )
+        .delay(Duration::from_secs(5)),
+    );
+    let mut cfg = base_config();
+    cfg = cfg.replace("timeout = \"5s\"", "timeout = \"20s\"");
+    cfg.push_str(&feed_source("main", &server.url("/main.xml"), "c", &[]));
+    cfg.push_str("full_text = true\n");
+    cfg.push_str(&format!(
+        "\n[[notify]]\nname = \"hook\"\nwebhook = {:?}\n",
+        hook.url("/hook")
+    ));
+    let config = write_config(dir.path(), &cfg);
+
+    let mut daemon = Daemon::start(&config);
+    let got = daemon.poll_until(Duration::from_secs(60), Duration::from_millis(50), || {
+        hook.received().first().cloned()
+    });
+    let got = got.unwrap_or_else(|| panic!("no delivery:\n{}", daemon.diag()));
+    daemon.terminate(Duration::from_secs(30));
+    let text = got.body["content_text"].as_str().unwrap_or_default();
+    assert!(text.contains(MARK), "notified with the page's text, got {text:?}");
+    assert_eq!(hook.received().len(), 1);
+}

@@ -47,7 +47,7 @@ pub(super) fn queue_notifications(
 
 impl Writer {
     /// Up to `limit` pending deliveries of the named `[[notify]]`s due at `now`, oldest
-    /// first, each with its article as stored now.
+    /// first, each with its article as stored now (once its page job had its first try).
     pub(super) fn due_notifications(&self, q: &DueNotifications) -> rusqlite::Result<Vec<NotificationJob>> {
         let names = serde_json::to_string(&q.names).unwrap_or_else(|_| "[]".to_owned());
         let mut stmt = self.conn.prepare_cached(
@@ -58,6 +58,12 @@ impl Writer {
              FROM notifications n JOIN articles a ON a.id = n.article_id
              WHERE n.state = 'pending' AND (n.next_attempt_at IS NULL OR n.next_attempt_at <= ?1)
                AND n.notify IN (SELECT value FROM json_each(?2))
+               -- A listed entry whose article page (or detail body) is being fetched by
+               -- the poll that stored it is notified with its full text: it waits for the
+               -- job's first attempt (seconds), not for its retries.
+               AND NOT EXISTS (SELECT 1 FROM page_jobs j WHERE j.kind IN ('page', 'detail')
+                                 AND j.article_key = a.dedup_key AND j.state = 'pending'
+                                 AND j.attempts = 0)
              ORDER BY n.id LIMIT ?3",
         )?;
         let n = stmt.column_count();
