@@ -5,6 +5,7 @@
 //! [`charset`] → [`sources`] (parse by source type) → [`normalize`] → [`dedup`] / [`merge`]
 //! → [`store`]. [`crawl`] wires them together for one poll and for `once`; [`daemon`] runs
 //! polls on the schedule, with [`service`] (signals, systemd) and [`metrics`] around it.
+//! [`notify`] delivers the `[[notify]]` notifications the store queues with new articles.
 //! This crate holds no command-line code; `main.rs` does.
 
 pub mod admission;

@@ -3,7 +3,7 @@
 //!
 //! The work owed is recorded before anything is attempted: the store's writer queues one
 //! `notifications` row per matching `[[notify]]` in the transaction that stores the new
-//! article ([`install`] gives it the [`Router`]). [`process_due`] — the daemon's
+//! article ([`install`] gives it the [`Router`]). [`Notifier::process_due`] — the daemon's
 //! notification worker, and `once` after its polls — takes due rows a round at a time,
 //! delivers at most [`CONCURRENCY`] at once, and records each outcome; a failure is retried
 //! with backoff ([`crate::share::retry_delay`]) and given up after [`MAX_ATTEMPTS`]. A
@@ -132,7 +132,7 @@ pub async fn install(config: &Config, store: &Store) -> Result<(), StoreError> {
     store.set_notify_router(router).await
 }
 
-/// What one [`process_due`] did.
+/// What one [`Notifier::process_due`] did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct NotifyRound {
     /// Deliveries made.
