@@ -642,3 +642,51 @@ fn full_text_articles_are_notified_with_the_page_text() {
     assert!(text.contains(MARK), "notified with the page's text, got {text:?}");
     assert_eq!(hook.received().len(), 1);
 }
+
+/// A `[[notify]]` added by a SIGHUP reload gets the articles stored from then on, not the
+/// ones already in the database.
+#[test]
+fn notify_added_by_reload_gets_only_later_articles() {
+    let server = TestServer::start();
+    let hook = HookServer::start();
+    let dir = tempdir();
+    server.set(
+        "/a.xml",
+        Route::rss(rss(&[("1", "证券公司发布年报", "证券日报网")])),
+    );
+    server.set("/b.xml", Route::rss(rss(&[("2", "证券板块午后拉升", "新华网")])));
+    let mut cfg = base_config();
+    cfg.push_str("\n[schedule]\ninterval = \"1h\"\n");
+    cfg.push_str(&feed_source("a", &server.url("/a.xml"), "c", &[]));
+    let config = write_config(dir.path(), &cfg);
+    let db = db_path(dir.path());
+
+    let mut daemon = Daemon::start(&config);
+    let stored = daemon.poll_until(Duration::from_secs(30), Duration::from_millis(50), || {
+        // The database may exist before its tables do: an error is "not yet".
+        let n: i64 = open_db_if_exists(&db)?
+            .query_row("SELECT count(*) FROM articles", [], |r| r.get(0))
+            .ok()?;
+        (n == 1).then_some(())
+    });
+    assert!(stored.is_some(), "source a polled:\n{}", daemon.diag());
+
+    cfg.push_str(&feed_source("b", &server.url("/b.xml"), "c", &[]));
+    cfg.push_str(&format!(
+        "\n[[notify]]\nname = \"hook\"\nwebhook = {:?}\n",
+        hook.url("/hook")
+    ));
+    write_config(dir.path(), &cfg);
+    daemon.signal("HUP");
+    let got = daemon.poll_until(Duration::from_secs(30), Duration::from_millis(50), || {
+        (count(&open_db(&db), "notifications WHERE state = 'delivered'") == 1).then_some(())
+    });
+    assert!(got.is_some(), "b's article delivered:\n{}", daemon.diag());
+    daemon.terminate(Duration::from_secs(30));
+    assert_eq!(hook.titles(), strings(&["证券板块午后拉升"]));
+    assert_eq!(count(&open_db(&db), "notifications"), 1);
+}
+
+fn open_db_if_exists(path: &Path) -> Option<rusqlite::Connection> {
+    path.exists().then(|| open_db(path))
+}
