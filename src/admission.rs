@@ -54,6 +54,8 @@ pub enum Purpose {
     ShareLink,
     /// A host's robots.txt.
     Robots,
+    /// A `[[notify]] webhook` delivery (a POST, never a crawl).
+    Notify,
 }
 
 /// Why a URL may not be fetched. The fetcher prefixes it with `refused:` and the URL.
@@ -145,6 +147,14 @@ fn source_hosts(config: &Config) -> impl Iterator<Item = String> + '_ {
         .filter_map(host_key)
 }
 
+/// The hosts of the `[[notify]] webhook`s.
+fn webhook_hosts(config: &Config) -> impl Iterator<Item = String> + '_ {
+    config.notify.iter().filter_map(|n| match &n.target {
+        crate::config::NotifyTarget::Webhook { url, .. } => host_key(url),
+        crate::config::NotifyTarget::Exec(_) => None,
+    })
+}
+
 /// The hosts of the `[share] resolve` templates.
 fn resolve_hosts(config: &Config) -> impl Iterator<Item = String> + '_ {
     config
@@ -189,7 +199,9 @@ impl Admission {
         let named = source_hosts(config)
             .chain(resolve_hosts(config))
             .chain(config.hosts.iter().map(|h| h.domain.clone()))
-            .chain(config.share.allow_hosts.iter().cloned());
+            .chain(config.share.allow_hosts.iter().cloned())
+            // A webhook is written in the config like a source: a local relay is allowed.
+            .chain(webhook_hosts(config));
         let mut seen = HashSet::new();
         for host in named {
             if seen.insert(host.clone()) {

@@ -72,6 +72,8 @@ struct Daemon {
     /// While the database fails: no poll starts before this instant, and how long the
     /// next wait will be.
     database_backoff: Option<(tokio::time::Instant, Duration)>,
+    /// The task delivering `[[notify]]` notifications.
+    notify_worker: crate::notify::Worker,
 }
 
 /// Runs the daemon until `control` says stop (or closes). `config_path` is re-read on
@@ -116,6 +118,7 @@ pub async fn run(
         pending_share_links: 0,
         share_worker: None,
         database_backoff: None,
+        notify_worker: crate::notify::Worker::default(),
     };
     daemon.apply_config().await?;
     service::ready(&daemon.status_line());
@@ -179,6 +182,7 @@ impl Daemon {
             .store
             .sync_sources(crawl::source_specs(&config))
             .await?;
+        crate::notify::install(&config, &self.context.store).await?;
         let now = Utc::now();
         let previous: HashSet<String> = self.sources.keys().cloned().collect();
         self.sources = config
@@ -365,6 +369,8 @@ impl Daemon {
             }
         }
         self.work_share_links();
+        self.notify_worker
+            .tick(&self.context.config, &self.context.store, &self.metrics);
         service::status(&self.status_line());
     }
 
@@ -409,6 +415,7 @@ impl Daemon {
     /// Lets polls in flight finish (and commit) for up to [`SHUTDOWN_GRACE`], then drops
     /// the rest: a dropped poll either committed whole or not at all.
     async fn drain(&mut self) {
+        self.notify_worker.stop().await;
         if let Some(worker) = self.share_worker.take() {
             // Links in progress are retried after the restart: their state is unchanged.
             worker.abort();

@@ -5,6 +5,7 @@
 //! [`charset`] → [`sources`] (parse by source type) → [`normalize`] → [`dedup`] / [`merge`]
 //! → [`store`]. [`crawl`] wires them together for one poll and for `once`; [`daemon`] runs
 //! polls on the schedule, with [`service`] (signals, systemd) and [`metrics`] around it.
+//! [`notify`] delivers the `[[notify]]` notifications the store queues with new articles.
 //! This crate holds no command-line code; `main.rs` does.
 
 pub mod admission;
@@ -24,6 +25,7 @@ pub mod html_bounds;
 pub mod merge;
 pub mod metrics;
 pub mod normalize;
+pub mod notify;
 pub mod page_jobs;
 pub mod pages;
 pub mod politeness;

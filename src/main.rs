@@ -94,11 +94,22 @@ enum Command {
         #[arg(long)]
         source: Option<String>,
     },
+    /// Notifications of new articles ([[notify]]).
+    Notify {
+        #[command(subcommand)]
+        command: NotifyCommand,
+    },
     /// Print a [[source]] block for every feed of an OPML file (append them to the config).
     ImportOpml {
         /// The OPML file (from a feed reader's export).
         file: PathBuf,
     },
+}
+
+#[derive(Subcommand)]
+enum NotifyCommand {
+    /// One line per [[notify]]: pending, delivered and failed notifications, last error.
+    Status,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -204,6 +215,15 @@ fn run(command: Command, config: &Config) -> anyhow::Result<ExitCode> {
             source,
         } => export(config, format, &out, since.as_deref(), source.as_deref()),
         Command::ImportOpml { file } => Ok(import_opml(&file)),
+        Command::Notify {
+            command: NotifyCommand::Status,
+        } => {
+            print!(
+                "{}",
+                feedcrawler::notify::status_table(config, &Reader::open(database)?)?
+            );
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 
@@ -439,6 +459,13 @@ fn print_check(config: &Config) {
                 println!("  {what} (title, summary, media): {}", patterns.join(", "));
             }
         }
+    }
+    for notify in &config.notify {
+        let target = match &notify.target {
+            feedcrawler::config::NotifyTarget::Exec(argv) => format!("exec\t{}", argv.join(" ")),
+            feedcrawler::config::NotifyTarget::Webhook { url, .. } => format!("webhook\t{url}"),
+        };
+        println!("notify {}\t{target}", notify.name);
     }
 }
 

@@ -123,6 +123,7 @@ fn section_at(text: &str, at: usize) -> String {
     let id_key = match header.as_str() {
         "[[source]]" => "name",
         "[[host]]" => "domain",
+        "[[notify]]" => "name",
         _ => return header,
     };
     for l in lines.take_while(|l| !is_header(l)) {

@@ -10,6 +10,7 @@
 
 mod checks;
 mod error;
+mod notify;
 mod raw;
 mod validate;
 mod values;
@@ -30,6 +31,7 @@ use regex::Regex;
 use url::Url;
 
 pub use error::ConfigError;
+pub use notify::{DEFAULT_NOTIFY_TIMEOUT, NotifyConfig, NotifyTarget};
 use raw::RawConfig;
 use validate::{Ctx, normalize_path};
 
@@ -86,6 +88,8 @@ pub struct Config {
     pub share: ShareConfig,
     /// `[export]`.
     pub export: ExportConfig,
+    /// `[[notify]]`s, in file order.
+    pub notify: Vec<NotifyConfig>,
     /// Things that were accepted but adjusted (e.g. an interval raised to `min_interval`),
     /// each naming file, line and key; `check` prints them.
     pub warnings: Vec<String>,

@@ -136,10 +136,11 @@ impl Ctx<'_> {
             schedule,
             metrics,
             hosts,
-            sources,
             dedup: self.dedup(&raw.dedup)?,
             share: self.share(&raw.share)?,
             export: self.export(&raw.export.jekyll)?,
+            notify: self.notify_all(&raw.notify, &sources)?,
+            sources,
             warnings,
         };
         // Last, since the gate is built from the whole config (the hosts it names).

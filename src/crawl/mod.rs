@@ -94,6 +94,8 @@ pub async fn once(
         ONCE_MAX_PAUSE_WAIT,
         CancellationToken::new(),
     )?;
+    // Before any poll: every new article of this run queues its notifications.
+    crate::notify::install(config, &store).await?;
     let states: HashMap<String, SourceState> = store
         .sync_sources(source_specs(config))
         .await?
@@ -140,6 +142,16 @@ pub async fn once(
     let shared = share::process_due(&context, true).await?;
     report.new_articles += shared.new_articles;
     report.share_links = shared.processed;
+    // Then the notifications owed (this run's and any left by earlier runs).
+    let notifier = crate::notify::Notifier::new(Arc::clone(&context.config), Arc::clone(&store), None);
+    let notified = notifier.process_due(true).await?;
+    if notified.delivered + notified.failed > 0 {
+        tracing::info!(
+            delivered = notified.delivered,
+            failed = notified.failed,
+            "notifications"
+        );
+    }
     Ok(report)
 }
 

@@ -27,6 +27,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::task::{JoinHandle, JoinSet};
 use tokio_util::sync::CancellationToken;
 
+mod notify;
+
 /// The `Content-Type` of the Prometheus text exposition format.
 pub const PROMETHEUS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
@@ -60,6 +62,12 @@ pub struct Metrics {
     started: Instant,
     /// Why the database cannot be written, while it cannot: `/healthz` answers 503.
     database_error: Mutex<Option<String>>,
+    /// `[[notify]]` delivery attempts by (notify name, outcome); see [`notify`].
+    notifications: Mutex<BTreeMap<(String, String), u64>>,
+    /// Notifications owed (`pending` rows).
+    notifications_pending: AtomicU64,
+    /// Whether the config has `[[notify]]`s: only then are their families rendered.
+    notify_configured: std::sync::atomic::AtomicBool,
 }
 
 impl Metrics {
@@ -77,6 +85,9 @@ impl Metrics {
             recent_new: Mutex::new(MinuteRing::new()),
             started: Instant::now(),
             database_error: Mutex::new(None),
+            notifications: Mutex::new(BTreeMap::new()),
+            notifications_pending: AtomicU64::new(0),
+            notify_configured: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -179,6 +190,7 @@ impl Metrics {
                 }
             }
         }
+        self.render_notifications(&mut out);
         out
     }
 

@@ -16,6 +16,7 @@ use crate::fetch::Validators;
 
 mod articles;
 mod checkpoint;
+mod notifications;
 mod page_jobs;
 mod reader;
 mod search_index;
@@ -23,6 +24,7 @@ mod share_links;
 
 use articles::{Upsert, upsert_article, upsert_sighting};
 use checkpoint::Checkpointer;
+use notifications::queue_notifications;
 use page_jobs::{queue_page_jobs, update_page_job};
 pub use reader::{ArticleFilter, ArticleRecord, Cell, Reader, SourceSummary};
 use search_index::{INDEX_CHUNK, INDEX_DELAY, INDEX_FORCED, INDEX_WHEN_IDLE};
@@ -44,6 +46,8 @@ const MIGRATION_SQL: &[&str] = &[
     include_str!("../../../migrations/0012_fetch_skipped_entries.sql"),
     include_str!("../../../migrations/0013_cjk_bigrams.sql"),
     include_str!("../../../migrations/0014_consumer_views.sql"),
+    // 0015: reserved (retention, issue 15).
+    include_str!("../../../migrations/0016_notifications.sql"),
 ];
 
 /// Every migration ends with a foreign-key check: they run with foreign keys off (a table
@@ -99,6 +103,8 @@ pub(super) struct Writer {
     index_failed_at: Option<std::time::Instant>,
     /// The WAL checkpoint thread, while [`Writer::run`] runs.
     checkpointer: Option<Checkpointer>,
+    /// Which `[[notify]]`s a new article is owed to (none until the crawl installs one).
+    router: Option<std::sync::Arc<dyn super::NotifyRouter>>,
 }
 
 impl Writer {
@@ -152,6 +158,7 @@ impl Writer {
             unindexed: 1,
             index_failed_at: None,
             checkpointer: None,
+            router: None,
         })
     }
 
@@ -231,6 +238,16 @@ impl Writer {
                 }
                 Command::DueShareLinks(question, reply) => {
                     let _ = reply.send(self.due_share_links(&question).map_err(|e| self.sqlite(e)));
+                }
+                Command::SetNotifyRouter(router, reply) => {
+                    self.router = router;
+                    let _ = reply.send(());
+                }
+                Command::DueNotifications(question, reply) => {
+                    let _ = reply.send(self.due_notifications(&question).map_err(|e| self.sqlite(e)));
+                }
+                Command::NotificationUpdates(updates, reply) => {
+                    let _ = reply.send(self.update_notifications(&updates));
                 }
             }
             self.committed();
@@ -321,6 +338,7 @@ impl Writer {
     fn commit_group(&mut self, group: Vec<(Box<FetchBatch>, CommitReply)>) {
         let now = dates::format_utc(Utc::now());
         let path = self.path.clone();
+        let router = self.router.clone();
         let result = (|| {
             let mut tx = self
                 .conn
@@ -328,7 +346,7 @@ impl Writer {
             let mut results = Vec::with_capacity(group.len());
             for (batch, _) in &group {
                 let savepoint = tx.savepoint()?;
-                match commit_batch(&savepoint, batch, &now) {
+                match commit_batch(&savepoint, batch, &now, router.as_deref()) {
                     Ok(report) => {
                         savepoint.commit()?;
                         results.push(Ok(report));
@@ -436,14 +454,23 @@ impl Writer {
 }
 
 /// Writes one batch: its articles with their sightings, its requests, its source's new
-/// state and the share links it queued or worked.
-fn commit_batch(tx: &Connection, batch: &FetchBatch, now: &str) -> rusqlite::Result<CommitReport> {
+/// state and the share links it queued or worked; each new article's notifications owed
+/// (`router`) in the same transaction.
+fn commit_batch(
+    tx: &Connection,
+    batch: &FetchBatch,
+    now: &str,
+    router: Option<&dyn super::NotifyRouter>,
+) -> rusqlite::Result<CommitReport> {
     let mut report = CommitReport::default();
     for article in &batch.articles {
         match upsert_article(tx, article, now)? {
             Upsert::New(id) => {
                 report.new_articles += 1;
                 upsert_sighting(tx, id, batch.source_id, article, now)?;
+                if let Some(router) = router {
+                    queue_notifications(tx, router, id, batch.source_id, article, now)?;
+                }
             }
             Upsert::Updated(id) => {
                 report.updated_articles += 1;

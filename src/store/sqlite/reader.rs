@@ -103,7 +103,7 @@ impl ArticleRecord {
 /// A read-only connection for the command line and consumers' queries.
 pub struct Reader {
     path: PathBuf,
-    conn: Connection,
+    pub(super) conn: Connection,
 }
 
 impl Reader {
@@ -119,7 +119,7 @@ impl Reader {
         })
     }
 
-    fn sqlite(&self, source: rusqlite::Error) -> StoreError {
+    pub(super) fn sqlite(&self, source: rusqlite::Error) -> StoreError {
         StoreError::Sqlite {
             path: self.path.clone(),
             source,
@@ -352,7 +352,7 @@ const ARTICLE_FILTER: &str = "(?1 IS NULL OR coalesce(a.published_at, a.first_se
      AND (?2 IS NULL OR EXISTS (SELECT 1 FROM sightings g JOIN sources s ON s.id = g.source_id
                                 WHERE g.article_id = a.id AND s.name = ?2))";
 
-fn cell(v: rusqlite::types::ValueRef<'_>) -> Cell {
+pub(super) fn cell(v: rusqlite::types::ValueRef<'_>) -> Cell {
     use rusqlite::types::ValueRef;
     match v {
         ValueRef::Null => Cell::Null,
