@@ -7,6 +7,7 @@
 //! command line ([`Reader`]) use their own connection: in WAL mode they never block the
 //! writer. A PostgreSQL backend would be another implementation of these same calls.
 
+mod retention;
 mod sqlite;
 
 use std::collections::HashSet;
@@ -19,6 +20,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::fetch::{Attempt, Validators};
 use crate::normalize::Article;
 
+pub use retention::{PruneCounts, PruneReport, RetentionPolicy, SpaceReport};
 pub use sqlite::{ArticleFilter, ArticleRecord, Cell, Reader, SourceSummary};
 
 /// A database error, naming the database file.
@@ -422,6 +424,10 @@ enum Command {
         oneshot::Sender<Result<Vec<PageJob>, StoreError>>,
     ),
     NextPageJobAttempt(oneshot::Sender<Result<Option<DateTime<Utc>>, StoreError>>),
+    Prune(
+        retention::PruneStep,
+        oneshot::Sender<Result<retention::StepDone, StoreError>>,
+    ),
 }
 
 /// The question of [`Store::due_share_links`].

@@ -18,6 +18,7 @@ mod articles;
 mod checkpoint;
 mod page_jobs;
 mod reader;
+mod retention;
 mod search_index;
 mod share_links;
 
@@ -42,6 +43,7 @@ const MIGRATION_SQL: &[&str] = &[
     include_str!("../../../migrations/0010_page_jobs.sql"),
     include_str!("../../../migrations/0011_share_link_sources.sql"),
     include_str!("../../../migrations/0012_fetch_skipped_entries.sql"),
+    include_str!("../../../migrations/0015_retention.sql"),
 ];
 
 /// Every migration ends with a foreign-key check: they run with foreign keys off (a table
@@ -120,7 +122,7 @@ impl Writer {
         // most rows spill into overflow pages (measured: 1.65× faster inserts). page_size
         // only takes effect on a new database, before WAL is switched on.
         conn.execute_batch(
-            "PRAGMA page_size = 16384; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;
+            "PRAGMA auto_vacuum = INCREMENTAL; PRAGMA page_size = 16384; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;
              PRAGMA cache_size = -8192;",
         )
         .map_err(sqlite)?;
@@ -229,6 +231,9 @@ impl Writer {
                 }
                 Command::DueShareLinks(question, reply) => {
                     let _ = reply.send(self.due_share_links(&question).map_err(|e| self.sqlite(e)));
+                }
+                Command::Prune(step, reply) => {
+                    let _ = reply.send(self.prune_step(step).map_err(|e| self.sqlite(e)));
                 }
             }
             self.committed();

@@ -99,8 +99,8 @@ impl ArticleRecord {
 
 /// A read-only connection for the command line and consumers' queries.
 pub struct Reader {
-    path: PathBuf,
-    conn: Connection,
+    pub(super) path: PathBuf,
+    pub(super) conn: Connection,
 }
 
 impl Reader {
