@@ -72,6 +72,8 @@ struct Daemon {
     /// While the database fails: no poll starts before this instant, and how long the
     /// next wait will be.
     database_backoff: Option<(tokio::time::Instant, Duration)>,
+    /// `[retention]`: pruned at start-up, then daily.
+    retention: crate::retention::Schedule,
 }
 
 /// Runs the daemon until `control` says stop (or closes). `config_path` is re-read on
@@ -103,6 +105,7 @@ pub async fn run(
         Duration::ZERO,
         requests_stop.clone(),
     )?;
+    let retention = crate::retention::Schedule::new(&metrics);
     let mut daemon = Daemon {
         config_path,
         context,
@@ -116,6 +119,7 @@ pub async fn run(
         pending_share_links: 0,
         share_worker: None,
         database_backoff: None,
+        retention,
     };
     daemon.apply_config().await?;
     service::ready(&daemon.status_line());
@@ -365,6 +369,9 @@ impl Daemon {
             }
         }
         self.work_share_links();
+        let context = &self.context;
+        self.retention
+            .tick(&context.store, &context.config.retention, &self.metrics);
         service::status(&self.status_line());
     }
 
@@ -409,6 +416,7 @@ impl Daemon {
     /// Lets polls in flight finish (and commit) for up to [`SHUTDOWN_GRACE`], then drops
     /// the rest: a dropped poll either committed whole or not at all.
     async fn drain(&mut self) {
+        self.retention.stop().await;
         if let Some(worker) = self.share_worker.take() {
             // Links in progress are retried after the restart: their state is unchanged.
             worker.abort();

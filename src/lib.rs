@@ -26,6 +26,7 @@ pub mod normalize;
 pub mod page_jobs;
 pub mod pages;
 pub mod politeness;
+pub mod retention;
 pub mod scheduler;
 pub mod service;
 pub mod share;

@@ -79,6 +79,13 @@ enum Command {
         #[arg(long)]
         source: Option<String>,
     },
+    /// Apply [retention] now: delete old fetches, revisions beyond the cap and (if set)
+    /// unseen articles, one row count per table (the daemon also does it daily).
+    Prune {
+        /// Print what would be deleted, per table, and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Print a [[source]] block for every feed of an OPML file (append them to the config).
     ImportOpml {
         /// The OPML file (from a feed reader's export).
@@ -192,7 +199,48 @@ fn run(command: Command, config: &Config) -> anyhow::Result<ExitCode> {
             source,
         } => export(config, format, &out, since.as_deref(), source.as_deref()),
         Command::ImportOpml { file } => Ok(import_opml(&file)),
+        Command::Prune { dry_run } => prune(config, database, dry_run),
     }
+}
+
+fn prune(config: &Config, database: &Path, dry_run: bool) -> anyhow::Result<ExitCode> {
+    use feedcrawler::retention;
+    use feedcrawler::store::SpaceReport;
+    let mib = |bytes: u64| bytes as f64 / (1024.0 * 1024.0);
+    if dry_run {
+        let counts = retention::dry_run(database, &config.retention)?;
+        for (table, rows) in counts.by_table() {
+            println!("{table}\t{rows}");
+        }
+        eprintln!(
+            "feedcrawler: dry run: {} rows would be deleted from {}; nothing was changed",
+            counts.total(),
+            database.display()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let runtime = runtime()?;
+    let store = Store::open(database)?;
+    let report = runtime.block_on(retention::prune(&store, &config.retention, None))?;
+    // The writer finishes (and indexes what it owes) before the summary is printed.
+    store.close();
+    for (table, rows) in report.counts.by_table() {
+        println!("{table}\t{rows}");
+    }
+    let space = match report.space {
+        SpaceReport::Returned { bytes } => format!("{:.1} MiB given back to the file system", mib(bytes)),
+        SpaceReport::Reusable { bytes } => format!(
+            "{:.1} MiB free inside the file for new rows; to shrink the file, stop the daemon and \
+             run VACUUM (see the README, Retention)",
+            mib(bytes)
+        ),
+    };
+    eprintln!(
+        "feedcrawler: pruned {} rows from {}; {space}",
+        report.counts.total(),
+        database.display()
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 fn export(

@@ -10,6 +10,7 @@
 
 mod error;
 mod raw;
+mod retention;
 mod validate;
 mod values;
 
@@ -29,6 +30,7 @@ use regex::Regex;
 use url::Url;
 
 pub use error::ConfigError;
+pub use retention::{DEFAULT_FETCHES_RETENTION, DEFAULT_REVISIONS_KEPT, RetentionConfig};
 use raw::RawConfig;
 use validate::{Ctx, normalize_path};
 
@@ -85,6 +87,8 @@ pub struct Config {
     pub share: ShareConfig,
     /// `[export]`.
     pub export: ExportConfig,
+    /// `[retention]`.
+    pub retention: RetentionConfig,
     /// Things that were accepted but adjusted (e.g. an interval raised to `min_interval`),
     /// each naming file, line and key; `check` prints them.
     pub warnings: Vec<String>,

@@ -25,6 +25,7 @@ pub(super) struct RawConfig {
     pub(super) dedup: RawDedup,
     pub(super) share: RawShare,
     pub(super) export: RawExport,
+    pub(super) retention: super::retention::RawRetention,
 }
 
 /// `[daemon]`.

@@ -140,6 +140,7 @@ impl Ctx<'_> {
             dedup: self.dedup(&raw.dedup)?,
             share: self.share(&raw.share)?,
             export: self.export(&raw.export.jekyll)?,
+            retention: self.retention(&raw.retention)?,
             warnings,
         })
     }
