@@ -398,6 +398,13 @@ fn print_check(config: &Config) {
     println!("config {}: ok", config.path.display());
     println!("database {}", config.daemon.database.display());
     println!("timezone {}", config.daemon.timezone);
+    let keep = |d: Option<std::time::Duration>| d.map_or("for ever".to_owned(), |d| humantime::format_duration(d).to_string());
+    println!(
+        "retention fetches {}, revisions {}, articles {}",
+        keep(config.retention.fetches),
+        config.retention.revisions,
+        keep(config.retention.articles)
+    );
     for source in &config.sources {
         println!(
             "{}\t{}\t{}\tevery {}\t{}",

@@ -319,5 +319,20 @@ fn retention_config_errors_name_file_line_and_key() {
     }
     // "0" means never, for fetches and articles alike.
     let config = write_config(dir.path(), "[retention]\nfetches = \"0\"\narticles = \"0\"\nrevisions = 0\n");
-    run(&config, &["check"]).assert_code(0);
+    let out = run(&config, &["check"]);
+    out.assert_code(0);
+    assert!(
+        out.stdout.contains("retention fetches for ever, revisions 0, articles for ever\n"),
+        "{}",
+        out.diag()
+    );
+    // The defaults, as `check` shows them.
+    let config = write_config(dir.path(), &base_config());
+    let out = run(&config, &["check"]);
+    out.assert_code(0);
+    assert!(
+        out.stdout.contains("retention fetches 30days, revisions 10, articles for ever\n"),
+        "{}",
+        out.diag()
+    );
 }

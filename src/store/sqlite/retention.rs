@@ -20,8 +20,23 @@ const NEWER_REVISIONS: &str = "(SELECT count(*) FROM article_revisions n
       WHERE n.article_id = r.article_id AND n.revision > r.revision)";
 
 impl Writer {
-    /// Runs one step of a prune in its own short transaction.
+    /// Runs one step of a prune in its own short transaction (timed in the debug log: the
+    /// crawl's commits wait for it).
     pub(super) fn prune_step(&mut self, step: PruneStep) -> rusqlite::Result<StepDone> {
+        let started = std::time::Instant::now();
+        let what = format!("{step:?}");
+        let done = self.run_prune_step(step)?;
+        tracing::debug!(
+            step = %what,
+            rows = done.counts.total(),
+            pages = done.returned_pages,
+            elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
+            "retention step"
+        );
+        Ok(done)
+    }
+
+    fn run_prune_step(&mut self, step: PruneStep) -> rusqlite::Result<StepDone> {
         let mut done = StepDone::default();
         match step {
             PruneStep::Bounds => {
