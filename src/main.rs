@@ -83,8 +83,11 @@ enum Command {
     /// unseen articles, one row count per table (the daemon also does it daily).
     Prune {
         /// Print what would be deleted, per table, and change nothing.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "vacuum")]
         dry_run: bool,
+        /// Then rewrite the file without its free space (VACUUM); the daemon must be stopped.
+        #[arg(long)]
+        vacuum: bool,
     },
     /// Print a [[source]] block for every feed of an OPML file (append them to the config).
     ImportOpml {
@@ -199,11 +202,11 @@ fn run(command: Command, config: &Config) -> anyhow::Result<ExitCode> {
             source,
         } => export(config, format, &out, since.as_deref(), source.as_deref()),
         Command::ImportOpml { file } => Ok(import_opml(&file)),
-        Command::Prune { dry_run } => prune(config, database, dry_run),
+        Command::Prune { dry_run, vacuum } => prune(config, database, dry_run, vacuum),
     }
 }
 
-fn prune(config: &Config, database: &Path, dry_run: bool) -> anyhow::Result<ExitCode> {
+fn prune(config: &Config, database: &Path, dry_run: bool, vacuum: bool) -> anyhow::Result<ExitCode> {
     use feedcrawler::retention;
     use feedcrawler::store::SpaceReport;
     let mib = |bytes: u64| bytes as f64 / (1024.0 * 1024.0);
@@ -219,6 +222,19 @@ fn prune(config: &Config, database: &Path, dry_run: bool) -> anyhow::Result<Exit
         );
         return Ok(ExitCode::SUCCESS);
     }
+    // VACUUM rewrites the whole file and blocks every writer meanwhile: not beside a daemon.
+    let _claim = if vacuum {
+        match store::DaemonLock::acquire(database) {
+            Ok(claim) => Some(claim),
+            Err(e @ store::StoreError::InUse { .. }) => {
+                eprintln!("feedcrawler: {e} (prune --vacuum needs the daemon stopped; prune alone does not)");
+                return Ok(ExitCode::from(2));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    } else {
+        None
+    };
     let runtime = runtime()?;
     let store = Store::open(database)?;
     let report = runtime.block_on(retention::prune(&store, &config.retention, None))?;
@@ -229,9 +245,19 @@ fn prune(config: &Config, database: &Path, dry_run: bool) -> anyhow::Result<Exit
     }
     let space = match report.space {
         SpaceReport::Returned { bytes } => format!("{:.1} MiB given back to the file system", mib(bytes)),
+        SpaceReport::Reusable { .. } if vacuum => {
+            let size = |p: &Path| std::fs::metadata(p).map_or(0, |m| m.len());
+            let before = size(database);
+            store::vacuum(database)?;
+            format!(
+                "VACUUM: {:.1} MiB → {:.1} MiB",
+                mib(before),
+                mib(size(database))
+            )
+        }
         SpaceReport::Reusable { bytes } => format!(
-            "{:.1} MiB free inside the file for new rows; to shrink the file, stop the daemon and \
-             run VACUUM (see the README, Retention)",
+            "{:.1} MiB free inside the file, reused by new rows; to shrink the file, stop the \
+             daemon and run prune --vacuum",
             mib(bytes)
         ),
     };

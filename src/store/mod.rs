@@ -20,7 +20,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::fetch::{Attempt, Validators};
 use crate::normalize::Article;
 
-pub use retention::{PruneCounts, PruneReport, RetentionPolicy, SpaceReport};
+pub use retention::{PruneCounts, PruneReport, RetentionPolicy, SpaceReport, vacuum};
 pub use sqlite::{ArticleFilter, ArticleRecord, Cell, Reader, SourceSummary};
 
 /// A database error, naming the database file.

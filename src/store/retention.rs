@@ -13,6 +13,12 @@ use tokio::sync::oneshot;
 
 use super::{Command, Store, StoreError};
 
+/// Rewrites the database without its free pages (`VACUUM`), for `prune --vacuum`. The caller
+/// holds the [`DaemonLock`](super::DaemonLock): the rewrite blocks every writer meanwhile.
+pub fn vacuum(path: &std::path::Path) -> Result<(), StoreError> {
+    super::sqlite::Writer::open(path)?.vacuum()
+}
+
 /// What `[retention]` asks to delete, as absolute limits at the moment of the prune.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RetentionPolicy {
@@ -65,14 +71,14 @@ impl PruneCounts {
 /// How the space of deleted rows was given back.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SpaceReport {
-    /// The database has `auto_vacuum = INCREMENTAL` (every database created by this
-    /// version): free pages were returned to the file system.
+    /// The database has `auto_vacuum = INCREMENTAL` (set by the operator, see the README):
+    /// free pages were returned to the file system.
     Returned {
         /// Bytes the file shrank by.
         bytes: u64,
     },
-    /// An older database without incremental vacuum: the free pages are reused by new rows,
-    /// but the file only shrinks with a `VACUUM` (daemon stopped; see the README).
+    /// A database without incremental vacuum (the default): the free pages are reused by new
+    /// rows, but the file only shrinks with a `VACUUM` ([`vacuum`], daemon stopped).
     Reusable {
         /// Bytes free inside the file.
         bytes: u64,

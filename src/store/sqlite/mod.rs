@@ -122,7 +122,7 @@ impl Writer {
         // most rows spill into overflow pages (measured: 1.65× faster inserts). page_size
         // only takes effect on a new database, before WAL is switched on.
         conn.execute_batch(
-            "PRAGMA auto_vacuum = INCREMENTAL; PRAGMA page_size = 16384; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;
+            "PRAGMA page_size = 16384; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;
              PRAGMA cache_size = -8192;",
         )
         .map_err(sqlite)?;

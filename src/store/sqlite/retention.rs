@@ -20,6 +20,12 @@ const NEWER_REVISIONS: &str = "(SELECT count(*) FROM article_revisions n
       WHERE n.article_id = r.article_id AND n.revision > r.revision)";
 
 impl Writer {
+    /// Rewrites the whole file without its free pages (`VACUUM`): the file shrinks to its
+    /// content. Takes as long as copying the database and needs that much free disk.
+    pub(in crate::store) fn vacuum(&self) -> Result<(), StoreError> {
+        self.conn.execute_batch("VACUUM;").map_err(|e| self.sqlite(e))
+    }
+
     /// Runs one step of a prune in its own short transaction (timed in the debug log: the
     /// crawl's commits wait for it).
     pub(super) fn prune_step(&mut self, step: PruneStep) -> rusqlite::Result<StepDone> {
