@@ -249,11 +249,7 @@ fn prune(config: &Config, database: &Path, dry_run: bool, vacuum: bool) -> anyho
             let size = |p: &Path| std::fs::metadata(p).map_or(0, |m| m.len());
             let before = size(database);
             store::vacuum(database)?;
-            format!(
-                "VACUUM: {:.1} MiB → {:.1} MiB",
-                mib(before),
-                mib(size(database))
-            )
+            format!("VACUUM: {:.1} MiB → {:.1} MiB", mib(before), mib(size(database)))
         }
         SpaceReport::Reusable { bytes } => format!(
             "{:.1} MiB free inside the file, reused by new rows; to shrink the file, stop the \
@@ -424,7 +420,11 @@ fn print_check(config: &Config) {
     println!("config {}: ok", config.path.display());
     println!("database {}", config.daemon.database.display());
     println!("timezone {}", config.daemon.timezone);
-    let keep = |d: Option<std::time::Duration>| d.map_or("for ever".to_owned(), |d| humantime::format_duration(d).to_string());
+    let keep = |d: Option<std::time::Duration>| {
+        d.map_or("for ever".to_owned(), |d| {
+            humantime::format_duration(d).to_string()
+        })
+    };
     println!(
         "retention fetches {}, revisions {}, articles {}",
         keep(config.retention.fetches),

@@ -87,7 +87,13 @@ fn generated(extra_config: &str) -> (tempfile::TempDir, std::path::PathBuf) {
             .unwrap();
         }
     };
-    article(1, "工业经济稳中有进 二季度四大举措", "一季度工业经济运行总体平稳", ago(1, 0), 9);
+    article(
+        1,
+        "工业经济稳中有进 二季度四大举措",
+        "一季度工业经济运行总体平稳",
+        ago(1, 0),
+        9,
+    );
     sighting(1, 1);
     sighting(1, 2);
     revisions(1, 8);
@@ -105,7 +111,13 @@ fn generated(extra_config: &str) -> (tempfile::TempDir, std::path::PathBuf) {
         ago(100, 0)
     ))
     .unwrap();
-    article(4, "港股午评：恒指微跌 苹果概念股走强", "比亚迪电子涨逾5%", ago(89, 0), 1);
+    article(
+        4,
+        "港股午评：恒指微跌 苹果概念股走强",
+        "比亚迪电子涨逾5%",
+        ago(89, 0),
+        1,
+    );
     sighting(4, 2);
     // Articles 1–4 are in the search index, as the writer's bulk pass leaves them.
     conn.execute_batch(
@@ -117,7 +129,13 @@ fn generated(extra_config: &str) -> (tempfile::TempDir, std::path::PathBuf) {
     article(5, "新能源风口依旧 光伏板块大涨", &bulk, ago(200, 0), 2);
     sighting(5, 1);
     revisions(5, 1);
-    article(6, "外资杀入A股 高景气度军工全产业链上涨", "军工板块走强", ago(0, 1), 1);
+    article(
+        6,
+        "外资杀入A股 高景气度军工全产业链上涨",
+        "军工板块走强",
+        ago(0, 1),
+        1,
+    );
     sighting(6, 2);
     drop(conn);
     (dir, config)
@@ -174,12 +192,17 @@ fn dry_run_prints_the_counts_and_changes_nothing() {
     out.assert_code(0);
     assert_eq!(out.stdout, EXPECTED);
     assert!(
-        out.stderr.contains("dry run: 22 rows would be deleted") && out.stderr.contains("nothing was changed"),
+        out.stderr.contains("dry run: 22 rows would be deleted")
+            && out.stderr.contains("nothing was changed"),
         "{}",
         out.stderr
     );
 
-    assert_eq!(std::fs::read(&db).unwrap(), bytes_before, "the database file is unchanged");
+    assert_eq!(
+        std::fs::read(&db).unwrap(),
+        bytes_before,
+        "the database file is unchanged"
+    );
     assert_eq!(table_counts(&open_db(&db)), before);
 }
 
@@ -187,7 +210,11 @@ fn dry_run_prints_the_counts_and_changes_nothing() {
 fn prune_deletes_exactly_the_old_rows_and_search_follows() {
     let (dir, config) = generated("");
     let db = db_path(dir.path());
-    assert_eq!(search(&config, "成交额突破"), ["沪深两市成交额突破万亿"], "indexed before");
+    assert_eq!(
+        search(&config, "成交额突破"),
+        ["沪深两市成交额突破万亿"],
+        "indexed before"
+    );
     let size_before = std::fs::metadata(&db).unwrap().len();
 
     let out = run(&config, &["prune"]);
@@ -195,7 +222,11 @@ fn prune_deletes_exactly_the_old_rows_and_search_follows() {
     out.assert_code(0);
     assert_eq!(out.stdout, EXPECTED);
     assert!(out.stderr.contains("pruned 22 rows"), "{}", out.stderr);
-    assert!(out.stderr.contains("free inside the file, reused by new rows"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("free inside the file, reused by new rows"),
+        "{}",
+        out.stderr
+    );
 
     let conn = open_db(&db);
     let ids: Vec<i64> = conn
@@ -205,8 +236,16 @@ fn prune_deletes_exactly_the_old_rows_and_search_follows() {
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap();
-    assert_eq!(ids, [1, 2, 4, 6], "articles 3 and 5 (unseen for over 90 days) are gone");
-    assert_eq!(count(&conn, "sightings"), 5, "2 + 1 + 1 + 1 sightings of the kept articles");
+    assert_eq!(
+        ids,
+        [1, 2, 4, 6],
+        "articles 3 and 5 (unseen for over 90 days) are gone"
+    );
+    assert_eq!(
+        count(&conn, "sightings"),
+        5,
+        "2 + 1 + 1 + 1 sightings of the kept articles"
+    );
     assert_eq!(count(&conn, "sightings WHERE article_id IN (3, 5)"), 0);
     let kept: Vec<(i64, i64)> = conn
         .prepare("SELECT article_id, revision FROM article_revisions ORDER BY article_id, revision")
@@ -215,16 +254,31 @@ fn prune_deletes_exactly_the_old_rows_and_search_follows() {
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap();
-    assert_eq!(kept, [(1, 6), (1, 7), (1, 8), (2, 1), (2, 2)], "the newest 3 per article");
+    assert_eq!(
+        kept,
+        [(1, 6), (1, 7), (1, 8), (2, 1), (2, 2)],
+        "the newest 3 per article"
+    );
     assert_eq!(count(&conn, "fetches"), 4);
-    assert_eq!(count(&conn, &format!("fetches WHERE started_at < '{}'", ago(30, 0))), 0);
-    assert_eq!(count(&conn, "article_aliases"), 0, "the deleted article's alias went with it");
+    assert_eq!(
+        count(&conn, &format!("fetches WHERE started_at < '{}'", ago(30, 0))),
+        0
+    );
+    assert_eq!(
+        count(&conn, "article_aliases"),
+        0,
+        "the deleted article's alias went with it"
+    );
     let link: (String, Option<i64>) = conn
         .query_row("SELECT state, article_id FROM share_links", [], |r| {
             Ok((r.get(0)?, r.get(1)?))
         })
         .unwrap();
-    assert_eq!(link, ("done".to_owned(), None), "the link stays done: not fetched again");
+    assert_eq!(
+        link,
+        ("done".to_owned(), None),
+        "the link stays done: not fetched again"
+    );
 
     // Search: the deleted articles are gone from the index, the kept ones are found, and
     // the article stored after the last indexing pass was indexed when prune's writer stopped.
@@ -234,7 +288,10 @@ fn prune_deletes_exactly_the_old_rows_and_search_follows() {
     assert_eq!(index_rowids(&conn, "新能源风口"), Vec::<i64>::new());
     assert_eq!(search(&config, "工业经济"), ["工业经济稳中有进 二季度四大举措"]);
     assert_eq!(search(&config, "恒指微跌"), ["港股午评：恒指微跌 苹果概念股走强"]);
-    assert_eq!(search(&config, "军工全产业链"), ["外资杀入A股 高景气度军工全产业链上涨"]);
+    assert_eq!(
+        search(&config, "军工全产业链"),
+        ["外资杀入A股 高景气度军工全产业链上涨"]
+    );
     assert_eq!(index_rowids(&conn, "逆回购"), [2]);
     // FTS5 compares its index with the `articles` rows (rank 1: external content too).
     conn.execute(
@@ -246,9 +303,11 @@ fn prune_deletes_exactly_the_old_rows_and_search_follows() {
     // Space: the deleted texts' pages are free inside the file (reused by new rows) until
     // `prune --vacuum` rewrites it.
     let pragmas = |conn: &rusqlite::Connection| -> (i64, i64) {
-        conn.query_row("SELECT * FROM pragma_auto_vacuum, pragma_freelist_count", [], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })
+        conn.query_row(
+            "SELECT * FROM pragma_auto_vacuum, pragma_freelist_count",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
         .unwrap()
     };
     let (auto_vacuum, free) = pragmas(&conn);
@@ -259,7 +318,10 @@ fn prune_deletes_exactly_the_old_rows_and_search_follows() {
     // A second prune finds nothing more.
     let again = run(&config, &["prune"]);
     again.assert_code(0);
-    assert_eq!(again.stdout, "articles\t0\nsightings\t0\narticle_revisions\t0\nfetches\t0\n");
+    assert_eq!(
+        again.stdout,
+        "articles\t0\nsightings\t0\narticle_revisions\t0\nfetches\t0\n"
+    );
 
     let vacuum = run(&config, &["prune", "--vacuum"]);
     let _diag = vacuum.on_panic();
@@ -284,9 +346,16 @@ fn the_daemon_prunes_at_start_up_and_counts_it_in_metrics() {
     let mut daemon = Daemon::start(&config);
     // The prune's last line is logged once it has deleted and vacuumed everything.
     let logged = poll_until(Duration::from_secs(30), Duration::from_millis(100), || {
-        daemon.stderr().contains("retention: old rows pruned").then_some(())
+        daemon
+            .stderr()
+            .contains("retention: old rows pruned")
+            .then_some(())
     });
-    assert!(logged.is_some(), "the daemon pruned at start-up\n{}", daemon.diag());
+    assert!(
+        logged.is_some(),
+        "the daemon pruned at start-up\n{}",
+        daemon.diag()
+    );
     let conn = open_db(&db);
     assert_eq!(count(&conn, "fetches"), 4);
     assert_eq!(count(&conn, "article_revisions"), 5);
@@ -326,7 +395,12 @@ fn retention_config_errors_name_file_line_and_key() {
     for (body, line, key, says) in [
         ("fetches = \"thirty days\"", 2, "fetches", "invalid duration"),
         ("revisions = -1", 2, "revisions", "0 or more"),
-        ("articles = \"0s\"", 2, "articles", "\"0\" keeps the rows for ever"),
+        (
+            "articles = \"0s\"",
+            2,
+            "articles",
+            "\"0\" keeps the rows for ever",
+        ),
         ("\nkeep = \"30d\"", 3, "keep", "unknown field"),
     ] {
         let config = write_config(dir.path(), &format!("[retention]\n{body}\n"));
@@ -334,15 +408,27 @@ fn retention_config_errors_name_file_line_and_key() {
         let _diag = out.on_panic();
         out.assert_code(2);
         let path = config.display().to_string();
-        assert!(out.stderr.contains(&format!("{path}:{line}")), "line {line}: {}", out.stderr);
-        assert!(out.stderr.contains(key) && out.stderr.contains(says), "{}", out.stderr);
+        assert!(
+            out.stderr.contains(&format!("{path}:{line}")),
+            "line {line}: {}",
+            out.stderr
+        );
+        assert!(
+            out.stderr.contains(key) && out.stderr.contains(says),
+            "{}",
+            out.stderr
+        );
     }
     // "0" means never, for fetches and articles alike.
-    let config = write_config(dir.path(), "[retention]\nfetches = \"0\"\narticles = \"0\"\nrevisions = 0\n");
+    let config = write_config(
+        dir.path(),
+        "[retention]\nfetches = \"0\"\narticles = \"0\"\nrevisions = 0\n",
+    );
     let out = run(&config, &["check"]);
     out.assert_code(0);
     assert!(
-        out.stdout.contains("retention fetches for ever, revisions 0, articles for ever\n"),
+        out.stdout
+            .contains("retention fetches for ever, revisions 0, articles for ever\n"),
         "{}",
         out.diag()
     );
@@ -351,8 +437,42 @@ fn retention_config_errors_name_file_line_and_key() {
     let out = run(&config, &["check"]);
     out.assert_code(0);
     assert!(
-        out.stdout.contains("retention fetches 30days, revisions 10, articles for ever\n"),
+        out.stdout
+            .contains("retention fetches 30days, revisions 10, articles for ever\n"),
         "{}",
         out.diag()
     );
+}
+
+#[test]
+fn a_database_converted_to_incremental_vacuum_gets_its_pages_back_at_each_prune() {
+    let (dir, config) = generated("");
+    let db = db_path(dir.path());
+    // The README's one-time conversion, daemon stopped.
+    open_db(&db)
+        .execute_batch("PRAGMA auto_vacuum = INCREMENTAL; VACUUM;")
+        .unwrap();
+    let size_before = std::fs::metadata(&db).unwrap().len();
+
+    let out = run(&config, &["prune"]);
+    let _diag = out.on_panic();
+    out.assert_code(0);
+    assert_eq!(out.stdout, EXPECTED);
+    assert!(
+        out.stderr.contains("given back to the file system"),
+        "{}",
+        out.stderr
+    );
+    let conn = open_db(&db);
+    let (auto_vacuum, free): (i64, i64) = conn
+        .query_row(
+            "SELECT * FROM pragma_auto_vacuum, pragma_freelist_count",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!((auto_vacuum, free), (2, 0), "INCREMENTAL, no free page left");
+    drop(conn);
+    let size_after = std::fs::metadata(&db).unwrap().len();
+    assert!(size_after < size_before, "{size_before} → {size_after} bytes");
 }

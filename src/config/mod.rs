@@ -30,8 +30,8 @@ use regex::Regex;
 use url::Url;
 
 pub use error::ConfigError;
-pub use retention::{DEFAULT_FETCHES_RETENTION, DEFAULT_REVISIONS_KEPT, RetentionConfig};
 use raw::RawConfig;
+pub use retention::{DEFAULT_FETCHES_RETENTION, DEFAULT_REVISIONS_KEPT, RetentionConfig};
 use validate::{Ctx, normalize_path};
 
 /// The default `[dedup] info_code` patterns; capture group 1 is the infoCode (`NW…`) or the

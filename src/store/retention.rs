@@ -216,10 +216,7 @@ impl Store {
                 bytes: after.free_pages * after.page_size,
             }
         };
-        Ok(PruneReport {
-            counts: total,
-            space,
-        })
+        Ok(PruneReport { counts: total, space })
     }
 
     async fn prune_step(&self, step: PruneStep) -> Result<StepDone, StoreError> {

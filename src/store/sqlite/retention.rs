@@ -47,7 +47,8 @@ impl Writer {
         match step {
             PruneStep::Bounds => {
                 let conn = &self.conn;
-                done.max_article = conn.query_row("SELECT coalesce(max(id), 0) FROM articles", [], |r| r.get(0))?;
+                done.max_article =
+                    conn.query_row("SELECT coalesce(max(id), 0) FROM articles", [], |r| r.get(0))?;
                 done.max_revised = conn.query_row(
                     "SELECT coalesce(max(article_id), 0) FROM article_revisions",
                     [],
@@ -56,7 +57,9 @@ impl Writer {
                 fill_space(conn, &mut done)?;
             }
             PruneStep::Articles { before, from, to } => {
-                let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                let tx = self
+                    .conn
+                    .transaction_with_behavior(TransactionBehavior::Immediate)?;
                 let gone = "SELECT id FROM articles WHERE id > ?1 AND id <= ?2 AND last_seen_at < ?3";
                 let args = params![from, to, before];
                 let count = |table: &str| -> rusqlite::Result<u64> {
@@ -76,7 +79,9 @@ impl Writer {
                 tx.commit()?;
             }
             PruneStep::Revisions { keep, from, to } => {
-                let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                let tx = self
+                    .conn
+                    .transaction_with_behavior(TransactionBehavior::Immediate)?;
                 // SQLite finds every row to delete before deleting any (the WHERE reads the
                 // table being deleted from), so the count of newer rows is the one before.
                 done.counts.article_revisions = tx.execute(
@@ -89,7 +94,9 @@ impl Writer {
                 tx.commit()?;
             }
             PruneStep::Fetches { before, limit } => {
-                let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                let tx = self
+                    .conn
+                    .transaction_with_behavior(TransactionBehavior::Immediate)?;
                 done.counts.fetches = tx.execute(
                     "DELETE FROM fetches WHERE id IN
                         (SELECT id FROM fetches WHERE started_at < ?1 ORDER BY started_at LIMIT ?2)",
@@ -103,7 +110,9 @@ impl Writer {
                     // Its own transaction. Each step of the statement returns one page (a
                     // single step, as `execute_batch` does, returned one page per command:
                     // 26,524 writer commands for 104 MiB), so it is stepped to the end.
-                    let mut stmt = self.conn.prepare(&format!("PRAGMA incremental_vacuum({pages})"))?;
+                    let mut stmt = self
+                        .conn
+                        .prepare(&format!("PRAGMA incremental_vacuum({pages})"))?;
                     let mut rows = stmt.query([])?;
                     while rows.next()?.is_some() {}
                 }
@@ -149,7 +158,10 @@ impl Reader {
         let run = || -> rusqlite::Result<PruneCounts> {
             self.conn.execute_batch("BEGIN")?;
             let mut counts = PruneCounts {
-                fetches: count("SELECT count(*) FROM fetches WHERE started_at < ?1", &fetches_before)?,
+                fetches: count(
+                    "SELECT count(*) FROM fetches WHERE started_at < ?1",
+                    &fetches_before,
+                )?,
                 articles: count(&format!("SELECT count(*) FROM ({gone})"), &articles_before)?,
                 sightings: count(
                     &format!("SELECT count(*) FROM sightings WHERE article_id IN ({gone})"),
@@ -161,15 +173,17 @@ impl Reader {
                 )?,
             };
             // Revisions beyond the cap, of the articles that stay.
-            counts.article_revisions += self.conn.query_row(
-                &format!(
-                    "SELECT count(*) FROM article_revisions AS r
+            counts.article_revisions += self
+                .conn
+                .query_row(
+                    &format!(
+                        "SELECT count(*) FROM article_revisions AS r
                      WHERE r.article_id NOT IN ({gone}) AND {NEWER_REVISIONS} >= ?2"
-                ),
-                params![articles_before, policy.keep_revisions],
-                |r| r.get::<_, i64>(0),
-            )?
-            .max(0) as u64;
+                    ),
+                    params![articles_before, policy.keep_revisions],
+                    |r| r.get::<_, i64>(0),
+                )?
+                .max(0) as u64;
             self.conn.execute_batch("COMMIT")?;
             Ok(counts)
         };
