@@ -115,8 +115,13 @@ pub(super) enum PruneStep {
 pub(super) struct StepDone {
     /// Rows deleted.
     pub(super) counts: PruneCounts,
+    /// [`PruneStep::Bounds`]: the ids of articles lie in `min_article..=max_article`.
+    pub(super) min_article: i64,
     /// [`PruneStep::Bounds`]: the highest article id.
     pub(super) max_article: i64,
+    /// [`PruneStep::Bounds`]: the ids of articles with revisions lie in
+    /// `min_revised..=max_revised`.
+    pub(super) min_revised: i64,
     /// [`PruneStep::Bounds`]: the highest article id with revisions.
     pub(super) max_revised: i64,
     /// Whether the database has incremental vacuum.
@@ -161,7 +166,8 @@ impl Store {
         let bounds = self.prune_step(PruneStep::Bounds).await?;
         if let Some(before) = policy.articles_before {
             let before = crate::dates::format_utc(before);
-            let mut from = 0;
+            // From below the lowest id: the ids of rows pruned on earlier days are no windows.
+            let mut from = bounds.min_article - 1;
             while from < bounds.max_article {
                 let to = from + ARTICLE_WINDOW;
                 let done = self
@@ -176,7 +182,7 @@ impl Store {
             }
         }
         if let Some(keep) = policy.keep_revisions {
-            let mut from = 0;
+            let mut from = bounds.min_revised - 1;
             while from < bounds.max_revised {
                 let to = from + REVISION_WINDOW;
                 let done = self.prune_step(PruneStep::Revisions { keep, from, to }).await?;

@@ -47,12 +47,15 @@ impl Writer {
         match step {
             PruneStep::Bounds => {
                 let conn = &self.conn;
-                done.max_article =
-                    conn.query_row("SELECT coalesce(max(id), 0) FROM articles", [], |r| r.get(0))?;
-                done.max_revised = conn.query_row(
-                    "SELECT coalesce(max(article_id), 0) FROM article_revisions",
+                (done.min_article, done.max_article) = conn.query_row(
+                    "SELECT coalesce(min(id), 0), coalesce(max(id), 0) FROM articles",
                     [],
-                    |r| r.get(0),
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )?;
+                (done.min_revised, done.max_revised) = conn.query_row(
+                    "SELECT coalesce(min(article_id), 0), coalesce(max(article_id), 0) FROM article_revisions",
+                    [],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
                 )?;
                 fill_space(conn, &mut done)?;
             }
