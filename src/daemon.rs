@@ -74,6 +74,8 @@ struct Daemon {
     database_backoff: Option<(tokio::time::Instant, Duration)>,
     /// The task delivering `[[notify]]` notifications.
     notify_worker: crate::notify::Worker,
+    /// `[retention]`: pruned at start-up, then daily.
+    retention: crate::retention::Schedule,
 }
 
 /// Runs the daemon until `control` says stop (or closes). `config_path` is re-read on
@@ -105,6 +107,7 @@ pub async fn run(
         Duration::ZERO,
         requests_stop.clone(),
     )?;
+    let retention = crate::retention::Schedule::new(&metrics);
     let mut daemon = Daemon {
         config_path,
         context,
@@ -119,6 +122,7 @@ pub async fn run(
         share_worker: None,
         database_backoff: None,
         notify_worker: crate::notify::Worker::default(),
+        retention,
     };
     daemon.apply_config().await?;
     service::ready(&daemon.status_line());
@@ -371,6 +375,9 @@ impl Daemon {
         self.work_share_links();
         self.notify_worker
             .tick(&self.context.config, &self.context.store, &self.metrics);
+        let context = &self.context;
+        self.retention
+            .tick(&context.store, &context.config.retention, &self.metrics);
         service::status(&self.status_line());
     }
 
@@ -416,6 +423,7 @@ impl Daemon {
     /// the rest: a dropped poll either committed whole or not at all.
     async fn drain(&mut self) {
         self.notify_worker.stop().await;
+        self.retention.stop().await;
         if let Some(worker) = self.share_worker.take() {
             // Links in progress are retried after the restart: their state is unchanged.
             worker.abort();

@@ -29,6 +29,7 @@ pub mod notify;
 pub mod page_jobs;
 pub mod pages;
 pub mod politeness;
+pub mod retention;
 pub mod scheduler;
 pub mod search;
 pub mod service;

@@ -99,6 +99,16 @@ enum Command {
         #[command(subcommand)]
         command: NotifyCommand,
     },
+    /// Apply [retention] now: delete old fetches, revisions beyond the cap and (if set)
+    /// unseen articles, one row count per table (the daemon also does it daily).
+    Prune {
+        /// Print what would be deleted, per table, and change nothing.
+        #[arg(long, conflicts_with = "vacuum")]
+        dry_run: bool,
+        /// Then rewrite the file without its free space (VACUUM); the daemon must be stopped.
+        #[arg(long)]
+        vacuum: bool,
+    },
     /// Print a [[source]] block for every feed of an OPML file (append them to the config).
     ImportOpml {
         /// The OPML file (from a feed reader's export).
@@ -224,6 +234,7 @@ fn run(command: Command, config: &Config) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
+        Command::Prune { dry_run, vacuum } => prune(config, database, dry_run, vacuum),
     }
 }
 
@@ -279,6 +290,65 @@ fn search(
     if hits.is_empty() && !json {
         eprintln!("feedcrawler: no article matches");
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn prune(config: &Config, database: &Path, dry_run: bool, vacuum: bool) -> anyhow::Result<ExitCode> {
+    use feedcrawler::retention;
+    use feedcrawler::store::SpaceReport;
+    let mib = |bytes: u64| bytes as f64 / (1024.0 * 1024.0);
+    if dry_run {
+        let counts = retention::dry_run(database, &config.retention)?;
+        for (table, rows) in counts.by_table() {
+            println!("{table}\t{rows}");
+        }
+        eprintln!(
+            "feedcrawler: dry run: {} rows would be deleted from {}; nothing was changed",
+            counts.total(),
+            database.display()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    // VACUUM rewrites the whole file and blocks every writer meanwhile: not beside a daemon.
+    let _claim = if vacuum {
+        match store::DaemonLock::acquire(database) {
+            Ok(claim) => Some(claim),
+            Err(e @ store::StoreError::InUse { .. }) => {
+                eprintln!("feedcrawler: {e} (prune --vacuum needs the daemon stopped; prune alone does not)");
+                return Ok(ExitCode::from(2));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    } else {
+        None
+    };
+    let runtime = runtime()?;
+    let store = Store::open(database)?;
+    let report = runtime.block_on(retention::prune(&store, &config.retention, None))?;
+    // The writer finishes (and indexes what it owes) before the summary is printed.
+    store.close();
+    for (table, rows) in report.counts.by_table() {
+        println!("{table}\t{rows}");
+    }
+    let space = match report.space {
+        SpaceReport::Returned { bytes } => format!("{:.1} MiB given back to the file system", mib(bytes)),
+        SpaceReport::Reusable { .. } if vacuum => {
+            let size = |p: &Path| std::fs::metadata(p).map_or(0, |m| m.len());
+            let before = size(database);
+            store::vacuum(database)?;
+            format!("VACUUM: {:.1} MiB → {:.1} MiB", mib(before), mib(size(database)))
+        }
+        SpaceReport::Reusable { bytes } => format!(
+            "{:.1} MiB free inside the file, reused by new rows; to shrink the file, stop the \
+             daemon and run prune --vacuum",
+            mib(bytes)
+        ),
+    };
+    eprintln!(
+        "feedcrawler: pruned {} rows from {}; {space}",
+        report.counts.total(),
+        database.display()
+    );
     Ok(ExitCode::SUCCESS)
 }
 
@@ -437,6 +507,17 @@ fn print_check(config: &Config) {
     println!("config {}: ok", config.path.display());
     println!("database {}", config.daemon.database.display());
     println!("timezone {}", config.daemon.timezone);
+    let keep = |d: Option<std::time::Duration>| {
+        d.map_or("for ever".to_owned(), |d| {
+            humantime::format_duration(d).to_string()
+        })
+    };
+    println!(
+        "retention fetches {}, revisions {}, articles {}",
+        keep(config.retention.fetches),
+        config.retention.revisions,
+        keep(config.retention.articles)
+    );
     for source in &config.sources {
         println!(
             "{}\t{}\t{}\tevery {}\t{}",

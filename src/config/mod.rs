@@ -12,6 +12,7 @@ mod checks;
 mod error;
 mod notify;
 mod raw;
+mod retention;
 mod validate;
 mod values;
 
@@ -33,6 +34,7 @@ use url::Url;
 pub use error::ConfigError;
 pub use notify::{DEFAULT_NOTIFY_TIMEOUT, NotifyConfig, NotifyTarget};
 use raw::RawConfig;
+pub use retention::{DEFAULT_FETCHES_RETENTION, DEFAULT_REVISIONS_KEPT, RetentionConfig};
 use validate::{Ctx, normalize_path};
 
 /// The default `[dedup] info_code` patterns; capture group 1 is the infoCode (`NW…`) or the
@@ -90,6 +92,8 @@ pub struct Config {
     pub export: ExportConfig,
     /// `[[notify]]`s, in file order.
     pub notify: Vec<NotifyConfig>,
+    /// `[retention]`.
+    pub retention: RetentionConfig,
     /// Things that were accepted but adjusted (e.g. an interval raised to `min_interval`),
     /// each naming file, line and key; `check` prints them.
     pub warnings: Vec<String>,

@@ -26,6 +26,7 @@ pub(super) struct RawConfig {
     pub(super) share: RawShare,
     pub(super) export: RawExport,
     pub(super) notify: Vec<Spanned<super::notify::RawNotify>>,
+    pub(super) retention: super::retention::RawRetention,
 }
 
 /// `[daemon]`.

@@ -141,6 +141,7 @@ impl Ctx<'_> {
             export: self.export(&raw.export.jekyll)?,
             notify: self.notify_all(&raw.notify, &sources)?,
             sources,
+            retention: self.retention(&raw.retention)?,
             warnings,
         };
         // Last, since the gate is built from the whole config (the hosts it names).

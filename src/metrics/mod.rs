@@ -68,6 +68,8 @@ pub struct Metrics {
     notifications_pending: AtomicU64,
     /// Whether the config has `[[notify]]`s: only then are their families rendered.
     notify_configured: std::sync::atomic::AtomicBool,
+    /// Rows deleted by retention, by table (a handful of tables).
+    pruned: Mutex<BTreeMap<String, u64>>,
 }
 
 impl Metrics {
@@ -88,6 +90,7 @@ impl Metrics {
             notifications: Mutex::new(BTreeMap::new()),
             notifications_pending: AtomicU64::new(0),
             notify_configured: std::sync::atomic::AtomicBool::new(false),
+            pruned: Mutex::new(BTreeMap::new()),
         })
     }
 
@@ -126,6 +129,11 @@ impl Metrics {
         }
     }
 
+    /// Rows of `table` deleted by retention (0 makes the series appear before the first prune).
+    pub fn record_pruned(&self, table: &str, rows: u64) {
+        *lock(&self.pruned).entry(table.to_owned()).or_insert(0) += rows;
+    }
+
     /// The database cannot be written (`Some(why)`) or can again (`None`).
     pub fn set_database_error(&self, error: Option<String>) {
         *lock(&self.database_error) = error;
@@ -156,6 +164,7 @@ impl Metrics {
         };
         let fetches = Sample::Labelled("status", lock(&self.fetches).clone());
         let failures = Sample::Labelled("source", lock(&self.source_failures).clone());
+        let pruned = Sample::Labelled("table", lock(&self.pruned).clone());
         #[rustfmt::skip]
         let families = [
             ("feedcrawler_articles_new_total", COUNTER, "Articles stored for the first time.",
@@ -168,6 +177,7 @@ impl Metrics {
                 "HTTP requests by response status; \"error\" when no response was received.", fetches),
             ("feedcrawler_next_poll_timestamp_seconds", GAUGE,
                 "Unix time of the earliest scheduled poll; absent when nothing is scheduled.", next_due),
+            ("feedcrawler_pruned_rows_total", COUNTER, "Rows deleted by [retention], by table.", pruned),
             ("feedcrawler_queue_depth", GAUGE, "Sources waiting in the poll queue.", load(&self.queue_depth)),
             ("feedcrawler_source_failures_total", COUNTER, "Failed polls by source name.", failures),
             ("feedcrawler_sources", GAUGE, "Enabled sources.", load(&self.sources)),

@@ -18,6 +18,9 @@ fn render_has_exact_lines() {
     metrics.record_source_failure("zqrb");
     let due = Utc.with_ymd_and_hms(2022, 4, 19, 4, 22, 44).unwrap();
     metrics.set_schedule(7, Some(due), 42);
+    metrics.record_pruned("articles", 0);
+    metrics.record_pruned("fetches", 5);
+    metrics.record_pruned("fetches", 2);
 
     let expected = "\
 # HELP feedcrawler_articles_new_total Articles stored for the first time.
@@ -37,6 +40,10 @@ feedcrawler_fetches_total{status=\"error\"} 1
 # HELP feedcrawler_next_poll_timestamp_seconds Unix time of the earliest scheduled poll; absent when nothing is scheduled.
 # TYPE feedcrawler_next_poll_timestamp_seconds gauge
 feedcrawler_next_poll_timestamp_seconds 1650342164
+# HELP feedcrawler_pruned_rows_total Rows deleted by [retention], by table.
+# TYPE feedcrawler_pruned_rows_total counter
+feedcrawler_pruned_rows_total{table=\"articles\"} 0
+feedcrawler_pruned_rows_total{table=\"fetches\"} 7
 # HELP feedcrawler_queue_depth Sources waiting in the poll queue.
 # TYPE feedcrawler_queue_depth gauge
 feedcrawler_queue_depth 7

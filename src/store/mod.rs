@@ -8,6 +8,7 @@
 //! writer. A PostgreSQL backend would be another implementation of these same calls.
 
 mod notify;
+mod retention;
 mod sqlite;
 
 use std::collections::HashSet;
@@ -21,6 +22,7 @@ use crate::fetch::{Attempt, Validators};
 use crate::normalize::Article;
 
 pub use notify::{NotificationJob, NotificationState, NotificationUpdate, NotifyCounts, NotifyRouter};
+pub use retention::{PruneCounts, PruneReport, RetentionPolicy, SpaceReport, vacuum};
 pub use sqlite::{ArticleFilter, ArticleRecord, Cell, Reader, SourceSummary};
 
 /// A database error, naming the database file.
@@ -430,6 +432,10 @@ enum Command {
         oneshot::Sender<Result<Vec<NotificationJob>, StoreError>>,
     ),
     NotificationUpdates(Vec<NotificationUpdate>, oneshot::Sender<Result<(), StoreError>>),
+    Prune(
+        retention::PruneStep,
+        oneshot::Sender<Result<retention::StepDone, StoreError>>,
+    ),
 }
 
 /// The question of [`Store::due_share_links`].

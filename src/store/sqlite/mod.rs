@@ -19,6 +19,7 @@ mod checkpoint;
 mod notifications;
 mod page_jobs;
 mod reader;
+mod retention;
 mod search_index;
 mod share_links;
 
@@ -46,7 +47,7 @@ const MIGRATION_SQL: &[&str] = &[
     include_str!("../../../migrations/0012_fetch_skipped_entries.sql"),
     include_str!("../../../migrations/0013_cjk_bigrams.sql"),
     include_str!("../../../migrations/0014_consumer_views.sql"),
-    // 0015: reserved (retention, issue 15).
+    include_str!("../../../migrations/0015_retention.sql"),
     include_str!("../../../migrations/0016_notifications.sql"),
 ];
 
@@ -248,6 +249,9 @@ impl Writer {
                 }
                 Command::NotificationUpdates(updates, reply) => {
                     let _ = reply.send(self.update_notifications(&updates));
+                }
+                Command::Prune(step, reply) => {
+                    let _ = reply.send(self.prune_step(step).map_err(|e| self.sqlite(e)));
                 }
             }
             self.committed();

@@ -102,7 +102,7 @@ impl ArticleRecord {
 
 /// A read-only connection for the command line and consumers' queries.
 pub struct Reader {
-    path: PathBuf,
+    pub(super) path: PathBuf,
     pub(super) conn: Connection,
 }
 
