@@ -20,6 +20,7 @@ pub mod export;
 pub mod extract;
 pub mod fetch;
 pub mod html_bounds;
+pub mod logging;
 pub mod merge;
 pub mod metrics;
 pub mod normalize;

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context;
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use feedcrawler::config::{Config, LogFormat};
 use feedcrawler::store::{self, Reader, Store};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -84,6 +84,15 @@ enum Command {
         /// The OPML file (from a feed reader's export).
         file: PathBuf,
     },
+    /// Print a shell completion script, e.g. `feedcrawler completions bash >
+    /// /etc/bash_completion.d/feedcrawler`.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff), e.g. `feedcrawler man > /usr/share/man/man1/feedcrawler.1`.
+    Man,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -100,6 +109,15 @@ fn main() -> ExitCode {
     if let Command::ImportOpml { file } = &cli.command {
         return import_opml(file);
     }
+    // Nor do the completion script and the man page: they come from the CLI definition.
+    match &cli.command {
+        Command::Completions { shell } => {
+            clap_complete::generate(*shell, &mut Cli::command(), "feedcrawler", &mut std::io::stdout());
+            return ExitCode::SUCCESS;
+        }
+        Command::Man => return print_man(),
+        _ => {}
+    }
     let config = match Config::load(&cli.config) {
         Ok(config) => config,
         Err(e) => {
@@ -112,7 +130,7 @@ fn main() -> ExitCode {
         Some(LogFormatArg::Text) => LogFormat::Text,
         None => config.daemon.log_format,
     };
-    init_logging(format);
+    feedcrawler::logging::init(format);
     for warning in &config.warnings {
         tracing::warn!("{warning}");
     }
@@ -125,15 +143,19 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    match format {
-        LogFormat::Json => builder.json().init(),
-        LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).init(),
+/// The man page (section 1) from the CLI definition: options and every subcommand.
+fn print_man() -> ExitCode {
+    use std::io::Write;
+    let mut out = Vec::new();
+    let rendered = clap_mangen::Man::new(Cli::command())
+        .render(&mut out)
+        .and_then(|()| std::io::stdout().write_all(&out));
+    match rendered {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("feedcrawler: cannot write the man page: {e}");
+            ExitCode::from(1)
+        }
     }
 }
 
@@ -154,12 +176,28 @@ fn run(command: Command, config: &Config) -> anyhow::Result<ExitCode> {
         Command::AddLink { urls } => {
             let mut links = Vec::with_capacity(urls.len());
             for raw in urls {
-                let url = url::Url::parse(raw.trim()).with_context(|| format!("not a URL: {raw}"))?;
-                if !matches!(url.scheme(), "http" | "https") {
-                    anyhow::bail!("not an http(s) URL: {raw}");
-                }
+                // A malformed argument is a usage error (exit 2), and nothing is queued.
+                let url = match url::Url::parse(raw.trim()) {
+                    Ok(url) if matches!(url.scheme(), "http" | "https") => url,
+                    Ok(url) => {
+                        eprintln!(
+                            "feedcrawler: add-link {raw}: scheme `{}:` is not fetched; give an http or https URL",
+                            url.scheme()
+                        );
+                        return Ok(ExitCode::from(2));
+                    }
+                    Err(e) => {
+                        eprintln!("feedcrawler: add-link {raw}: not a URL ({e}); give an http or https URL");
+                        return Ok(ExitCode::from(2));
+                    }
+                };
                 let info_code =
                     feedcrawler::dedup::info_code_in(&config.dedup, url.as_str()).map(|m| m.info_code);
+                // Queued all the same (a later config may allow it), but the operator hears why
+                // it would be skipped now.
+                if let Some(reason) = feedcrawler::share::add_link_warning(config, &url, info_code.as_deref()) {
+                    eprintln!("feedcrawler: warning: {url} will not be fetched: {reason}");
+                }
                 links.push((url.to_string(), info_code));
             }
             let added = store::add_share_links(database, &links)?;
@@ -192,6 +230,7 @@ fn run(command: Command, config: &Config) -> anyhow::Result<ExitCode> {
             source,
         } => export(config, format, &out, since.as_deref(), source.as_deref()),
         Command::ImportOpml { file } => Ok(import_opml(&file)),
+        Command::Completions { .. } | Command::Man => Ok(ExitCode::SUCCESS),
     }
 }
 
