@@ -32,5 +32,6 @@ pub mod service;
 pub mod share;
 pub mod sources;
 pub mod store;
+pub mod summary;
 
 pub use crawl::{OnceReport, once};

@@ -47,7 +47,8 @@ enum Command {
         #[arg(required = true)]
         urls: Vec<String>,
     },
-    /// Poll every enabled source once, wait for all of it, then exit (1 if any source failed).
+    /// Poll every enabled source once, wait for all of it, print a one-line summary, then
+    /// exit (1 if a source, an article page or a share link failed; skipped links do not count).
     Once,
     /// Validate the config and print the resolved sources (exit 2 on any error).
     Check,
@@ -264,6 +265,7 @@ fn export(
         } else {
             ProgressBar::hidden()
         };
+        feedcrawler::logging::show_progress(Some(&progress));
         let summary = if format == ExportFormat::Jekyll {
             if out == Path::new("-") {
                 return Err(ExportError::Usage(
@@ -284,6 +286,7 @@ fn export(
             let n = export::jsonl::export(&reader, &filter, &Output::parse(out), &progress)?;
             format!("{n} articles")
         };
+        feedcrawler::logging::show_progress(None);
         progress.finish_and_clear();
         Ok(summary)
     })();
@@ -364,9 +367,17 @@ fn once(config: &Config, database: &Path) -> anyhow::Result<ExitCode> {
     } else {
         ProgressBar::hidden()
     };
-    let report = runtime.block_on(feedcrawler::once(config, Arc::clone(&store), &progress))?;
+    // The queues before the run: the summary counts the pages and share links this run
+    // finished or gave up.
+    let before = Reader::open(database)?.queue_counts()?;
+    feedcrawler::logging::show_progress(Some(&progress));
+    let report = runtime.block_on(feedcrawler::once(config, Arc::clone(&store), &progress));
+    feedcrawler::logging::show_progress(None);
     progress.finish_and_clear();
+    let report = report?;
     drop(store);
+    let after = Reader::open(database)?.queue_counts()?;
+    let summary = feedcrawler::summary::OnceSummary::new(&report, before, after);
     tracing::info!(
         sources = report.polled,
         not_modified = report.not_modified,
@@ -375,13 +386,21 @@ fn once(config: &Config, database: &Path) -> anyhow::Result<ExitCode> {
         updated_articles = report.updated_articles,
         "once finished"
     );
-    if report.failed.is_empty() {
-        Ok(ExitCode::SUCCESS)
-    } else {
-        for (source, error) in &report.failed {
-            eprintln!("feedcrawler: source {source}: {error}");
+    for (source, error) in &report.failed {
+        eprintln!("feedcrawler: source {source}: {error}");
+    }
+    println!("{summary}");
+    if summary.failed() {
+        if summary.pages_failed + summary.share_failed > 0 {
+            eprintln!(
+                "feedcrawler: {} article pages and {} share links failed; see `last_error` in the \
+                 page_jobs and share_links tables",
+                summary.pages_failed, summary.share_failed
+            );
         }
         Ok(ExitCode::from(1))
+    } else {
+        Ok(ExitCode::SUCCESS)
     }
 }
 

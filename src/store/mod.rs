@@ -19,7 +19,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::fetch::{Attempt, Validators};
 use crate::normalize::Article;
 
-pub use sqlite::{ArticleFilter, ArticleRecord, Cell, Reader, SourceSummary};
+pub use sqlite::{ArticleFilter, ArticleRecord, Cell, QueueCounts, Reader, SourceSummary};
 
 /// A database error, naming the database file.
 #[derive(Debug, thiserror::Error)]

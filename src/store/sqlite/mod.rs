@@ -24,7 +24,7 @@ mod share_links;
 use articles::{Upsert, upsert_article, upsert_sighting};
 use checkpoint::Checkpointer;
 use page_jobs::{queue_page_jobs, update_page_job};
-pub use reader::{ArticleFilter, ArticleRecord, Cell, Reader, SourceSummary};
+pub use reader::{ArticleFilter, ArticleRecord, Cell, QueueCounts, Reader, SourceSummary};
 use search_index::{INDEX_CHUNK, INDEX_DELAY, INDEX_FORCED, INDEX_WHEN_IDLE};
 use share_links::{queue_share_links, update_share_link};
 

@@ -37,6 +37,25 @@ pub struct SourceSummary {
     pub sightings: i64,
 }
 
+/// Rows of the work queues by state (see [`Reader::queue_counts`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct QueueCounts {
+    /// Share links waiting (new or to be retried).
+    pub share_pending: u64,
+    /// Share links whose article was stored.
+    pub share_done: u64,
+    /// Share links given up after their attempts.
+    pub share_failed: u64,
+    /// Share links never requested (no allowed candidate).
+    pub share_skipped: u64,
+    /// Second requests (article pages, detail bodies) waiting.
+    pub pages_pending: u64,
+    /// Second requests done.
+    pub pages_done: u64,
+    /// Second requests given up.
+    pub pages_failed: u64,
+}
+
 /// Which articles an export reads (`feedcrawler export --since/--source`).
 #[derive(Clone, Debug, Default)]
 pub struct ArticleFilter {
@@ -162,6 +181,45 @@ impl Reader {
             )
             .map(|n| n.max(0) as u64)
             .map_err(|e| self.sqlite(e))
+    }
+
+    /// How many share links and second requests (page jobs) are in each state: `once`
+    /// compares two of these for its summary, the metrics show the queue depths.
+    pub fn queue_counts(&self) -> Result<QueueCounts, StoreError> {
+        let query = || -> rusqlite::Result<QueueCounts> {
+            let mut counts = QueueCounts::default();
+            let mut stmt = self
+                .conn
+                .prepare("SELECT state, count(*) FROM share_links GROUP BY state")?;
+            let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+            for row in rows {
+                let (state, n) = row?;
+                let n = n.max(0) as u64;
+                match state.as_str() {
+                    "pending" => counts.share_pending = n,
+                    "done" => counts.share_done = n,
+                    "failed" => counts.share_failed = n,
+                    "skipped" => counts.share_skipped = n,
+                    _ => {}
+                }
+            }
+            let mut stmt = self
+                .conn
+                .prepare("SELECT state, count(*) FROM page_jobs GROUP BY state")?;
+            let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+            for row in rows {
+                let (state, n) = row?;
+                let n = n.max(0) as u64;
+                match state.as_str() {
+                    "pending" => counts.pages_pending = n,
+                    "done" => counts.pages_done = n,
+                    "failed" => counts.pages_failed = n,
+                    _ => {}
+                }
+            }
+            Ok(counts)
+        };
+        query().map_err(|e| self.sqlite(e))
     }
 
     /// Full-text search (FTS5 trigram syntax), newest first: `(published_at, title, url)`.
