@@ -199,6 +199,8 @@ impl Daemon {
             new_index.insert(state.name.clone(), i);
         }
         let new_count = new_sources.len();
+        let mut first_polls = Vec::new();
+        let mut dues = Vec::new();
         self.states.clear();
         for state in states {
             let Some(source) = self.sources.get(&state.name).cloned() else {
@@ -220,11 +222,19 @@ impl Daemon {
                 (None, Some(&i)) => scheduler::first_poll_at(now, interval, i, new_count),
                 (None, None) => now,
             };
+            if state.next_poll_at.is_none() {
+                first_polls.push((state.id, due));
+            }
+            dues.push(due);
             if !self.polling.values().any(|n| *n == name) {
                 self.queue.schedule(&name, due);
             }
             self.states.insert(name, state);
         }
+        if !first_polls.is_empty() {
+            self.context.store.schedule_first_polls(first_polls).await?;
+        }
+        log_schedule(now, &dues);
         Ok(())
     }
 
@@ -433,5 +443,23 @@ impl Daemon {
             );
             self.polls.shutdown().await;
         }
+    }
+}
+
+/// One line saying when the scheduled sources are due, so that a fresh daemon does not
+/// look idle while its new sources wait for their spread-out first polls.
+fn log_schedule(now: chrono::DateTime<Utc>, dues: &[chrono::DateTime<Utc>]) {
+    let due_now = dues.iter().filter(|d| **d <= now).count();
+    let later = dues.iter().filter(|d| **d > now);
+    match (later.clone().min(), later.max()) {
+        (Some(first), Some(last)) => tracing::info!(
+            sources = dues.len(),
+            due_now,
+            "{due_now} of {} sources due now, the others from {} to {}",
+            dues.len(),
+            crate::dates::format_utc(*first),
+            crate::dates::format_utc(*last)
+        ),
+        _ => tracing::info!(sources = dues.len(), due_now, "{due_now} of {} sources due now", dues.len()),
     }
 }

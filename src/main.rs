@@ -425,7 +425,7 @@ fn print_check(config: &Config) {
 }
 
 fn print_sources(reader: &Reader) -> anyhow::Result<()> {
-    println!("NAME\tTYPE\tHEALTH\tSTATUS\tLAST POLL\tNEXT POLL\tFOUND\tSEEN\tERROR");
+    println!("NAME\tTYPE\tHEALTH\tSTATUS\tLAST POLL\tLAST SUCCESS\tNEXT POLL\tFOUND\tSEEN\tERROR");
     for s in reader.sources()? {
         let health = if !s.enabled {
             "disabled"
@@ -436,14 +436,22 @@ fn print_sources(reader: &Reader) -> anyhow::Result<()> {
         } else {
             "ok"
         };
+        // A running daemon records every source's first poll time; a source it has not
+        // scheduled yet is polled when the daemon (or `once`) starts.
+        let next_poll = match (&s.next_poll_at, s.enabled) {
+            (Some(at), _) => at.as_str(),
+            (None, true) => "at daemon start",
+            (None, false) => "-",
+        };
         println!(
-            "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+            "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
             s.name,
             s.kind,
             health,
             s.last_status.map_or_else(|| "-".to_owned(), |v| v.to_string()),
             s.last_polled_at.as_deref().unwrap_or("-"),
-            s.next_poll_at.as_deref().unwrap_or("-"),
+            s.last_success_at.as_deref().unwrap_or("-"),
+            next_poll,
             s.articles_found,
             s.sightings,
             s.last_error.as_deref().unwrap_or("")

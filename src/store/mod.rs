@@ -422,6 +422,7 @@ enum Command {
         oneshot::Sender<Result<Vec<PageJob>, StoreError>>,
     ),
     NextPageJobAttempt(oneshot::Sender<Result<Option<DateTime<Utc>>, StoreError>>),
+    ScheduleFirstPolls(Vec<(i64, DateTime<Utc>)>, oneshot::Sender<Result<(), StoreError>>),
 }
 
 /// The question of [`Store::due_share_links`].
@@ -516,6 +517,14 @@ impl Store {
     pub async fn next_page_job_attempt(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
         let (reply, answer) = oneshot::channel();
         self.send(Command::NextPageJobAttempt(reply)).await?;
+        answer.await.map_err(|_| self.gone())?
+    }
+
+    /// Records the first poll times the daemon gave new sources (`(sources.id, due)`), for
+    /// `feedcrawler sources`; sources that already have a `next_poll_at` keep it.
+    pub async fn schedule_first_polls(&self, due: Vec<(i64, DateTime<Utc>)>) -> Result<(), StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Command::ScheduleFirstPolls(due, reply)).await?;
         answer.await.map_err(|_| self.gone())?
     }
 

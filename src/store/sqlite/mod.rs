@@ -42,6 +42,7 @@ const MIGRATION_SQL: &[&str] = &[
     include_str!("../../../migrations/0010_page_jobs.sql"),
     include_str!("../../../migrations/0011_share_link_sources.sql"),
     include_str!("../../../migrations/0012_fetch_skipped_entries.sql"),
+    include_str!("../../../migrations/0017_source_last_success.sql"),
 ];
 
 /// Every migration ends with a foreign-key check: they run with foreign keys off (a table
@@ -226,6 +227,9 @@ impl Writer {
                         .map(|at| at.map(|at| parse_utc(&at).unwrap_or_else(Utc::now)))
                         .map_err(|e| self.sqlite(e));
                     let _ = reply.send(next);
+                }
+                Command::ScheduleFirstPolls(due, reply) => {
+                    let _ = reply.send(self.schedule_first_polls(&due).map_err(|e| self.sqlite(e)));
                 }
                 Command::DueShareLinks(question, reply) => {
                     let _ = reply.send(self.due_share_links(&question).map_err(|e| self.sqlite(e)));
@@ -560,6 +564,24 @@ fn commit_batch(tx: &Connection, batch: &FetchBatch, now: &str) -> rusqlite::Res
         }
     }
     Ok(report)
+}
+
+impl Writer {
+    /// Records when never-scheduled sources are first due (`next_poll_at` still NULL), so
+    /// that `sources` shows it; a time already there is left alone.
+    fn schedule_first_polls(&mut self, due: &[(i64, DateTime<Utc>)]) -> rusqlite::Result<()> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        {
+            let mut update =
+                tx.prepare_cached("UPDATE sources SET next_poll_at = ?2 WHERE id = ?1 AND next_poll_at IS NULL")?;
+            for (id, at) in due {
+                update.execute(params![id, dates::format_utc(*at)])?;
+            }
+        }
+        tx.commit()
+    }
 }
 
 fn parse_utc(text: &str) -> Option<DateTime<Utc>> {

@@ -31,6 +31,8 @@ pub struct SourceSummary {
     pub next_poll_at: Option<String>,
     /// Failures in a row.
     pub consecutive_failures: i64,
+    /// Last successful poll (RFC 3339): a feed fetched, a 304, a list read.
+    pub last_success_at: Option<String>,
     /// Articles first stored from this source.
     pub articles_found: i64,
     /// Articles this source has seen (sightings).
@@ -148,7 +150,7 @@ impl Reader {
             let mut stmt = self.conn.prepare(
                 "SELECT s.name, s.type, s.url, s.enabled, s.last_status, s.last_error, s.last_polled_at,
                         s.next_poll_at, s.consecutive_failures, s.articles_found,
-                        (SELECT count(*) FROM sightings g WHERE g.source_id = s.id)
+                        (SELECT count(*) FROM sightings g WHERE g.source_id = s.id), s.last_success_at
                  FROM sources s ORDER BY s.name",
             )?;
             stmt.query_map([], |r| {
@@ -164,6 +166,7 @@ impl Reader {
                     consecutive_failures: r.get(8)?,
                     articles_found: r.get(9)?,
                     sightings: r.get(10)?,
+                    last_success_at: r.get(11)?,
                 })
             })?
             .collect()
