@@ -60,6 +60,8 @@ struct Daemon {
     config_path: PathBuf,
     context: PollContext,
     reader: Option<Reader>,
+    /// When the per-source and queue gauges were last read from the database.
+    operator_metrics_at: Option<std::time::Instant>,
     sources: HashMap<String, Arc<SourceConfig>>,
     states: HashMap<String, SourceState>,
     queue: DueQueue,
@@ -114,6 +116,7 @@ pub async fn run(
         polling: HashMap::new(),
         metrics,
         pending_share_links: 0,
+        operator_metrics_at: None,
         share_worker: None,
         database_backoff: None,
     };
@@ -357,6 +360,16 @@ impl Daemon {
 
     fn housekeeping(&mut self) {
         service::watchdog();
+        // Read from the database, so only as often as a scrape could use them.
+        if self.context.config.metrics.is_some()
+            && self
+                .operator_metrics_at
+                .is_none_or(|at| at.elapsed() >= OPERATOR_METRICS_REFRESH)
+            && let Some(reader) = &self.reader
+        {
+            self.operator_metrics_at = Some(std::time::Instant::now());
+            refresh_operator_metrics(reader, &self.metrics);
+        }
         self.metrics.set_schedule(
             self.queue.len() + self.polls.len(),
             self.queue.next_due(),
@@ -443,6 +456,31 @@ impl Daemon {
             );
             self.polls.shutdown().await;
         }
+    }
+}
+
+/// How often the per-source health and queue depth gauges are read from the database.
+const OPERATOR_METRICS_REFRESH: Duration = Duration::from_secs(10);
+
+/// Per-source failures and last success, and owed work, from the database into the gauges.
+fn refresh_operator_metrics(reader: &Reader, metrics: &Metrics) {
+    match reader.source_health() {
+        Ok(rows) => metrics.set_source_health(
+            rows.into_iter()
+                .map(|(name, consecutive_failures, last_success)| metrics::SourceHealth {
+                    name,
+                    consecutive_failures,
+                    last_success: last_success
+                        .and_then(|t| chrono::DateTime::parse_from_rfc3339(&t).ok())
+                        .map(|t| t.timestamp()),
+                })
+                .collect(),
+        ),
+        Err(e) => tracing::debug!(error = %e, "cannot read source health for the metrics"),
+    }
+    match reader.queue_counts() {
+        Ok(q) => metrics.set_work_queues(q.pages_pending, q.share_pending),
+        Err(e) => tracing::debug!(error = %e, "cannot count owed work for the metrics"),
     }
 }
 

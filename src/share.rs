@@ -361,7 +361,7 @@ async fn work_link(context: &PollContext, job: ShareLinkJob, once: bool) -> Resu
         }
     };
     batch.share_links.push(update);
-    let fetches: Vec<(Option<u16>, u64)> = batch.attempts.iter().map(|a| (a.status, a.bytes)).collect();
+    let fetches: Vec<(Option<u16>, u64, std::time::Duration)> = batch.attempts.iter().map(|a| (a.status, a.bytes, a.duration)).collect();
     let kept_attempts = batch.attempts.clone();
     let report = match context.store.commit(batch).await {
         Ok(report) => report,
@@ -389,8 +389,9 @@ async fn work_link(context: &PollContext, job: ShareLinkJob, once: bool) -> Resu
         Err(e) => return Err(e),
     };
     if let Some(metrics) = &context.metrics {
-        for (status, bytes) in fetches {
+        for (status, bytes, duration) in fetches {
             metrics.record_fetch(status, bytes);
+            metrics.record_fetch_duration(duration);
         }
         metrics.record_articles(report.new_articles as u64, report.updated_articles as u64);
     }

@@ -174,6 +174,19 @@ impl Reader {
         query().map_err(|e| self.sqlite(e))
     }
 
+    /// Every enabled source's `(name, consecutive_failures, last_success_at)`, by name: a
+    /// light query for the metrics (no counts of sightings).
+    pub fn source_health(&self) -> Result<Vec<(String, i64, Option<String>)>, StoreError> {
+        let query = || -> rusqlite::Result<Vec<_>> {
+            let mut stmt = self.conn.prepare(
+                "SELECT name, consecutive_failures, last_success_at FROM sources WHERE enabled = 1 ORDER BY name",
+            )?;
+            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                .collect()
+        };
+        query().map_err(|e| self.sqlite(e))
+    }
+
     /// How many share links wait to be fetched.
     pub fn pending_share_links(&self) -> Result<u64, StoreError> {
         self.conn
