@@ -181,7 +181,11 @@ fn sources_shows_first_poll_and_last_success() {
     server.set("/a.xml", Route::rss(mini_rss("A", &[("甲公司公告", "http://a.example/1")])));
     server.set("/b.xml", Route::rss(mini_rss("B", &[("乙公司公告", "http://b.example/1")])));
     let dir = tempdir();
-    let mut cfg = daemon_config(&DaemonOpts::default());
+    let listen = format!("127.0.0.1:{}", free_port());
+    let mut cfg = daemon_config(&DaemonOpts {
+        metrics_listen: Some(listen.clone()),
+        ..DaemonOpts::default()
+    });
     cfg.push_str(&feed_source("a-first", &server.url("/a.xml"), "news", &[]));
     cfg.push_str(&feed_source("b-second", &server.url("/b.xml"), "news", &[]));
     let config = write_config(dir.path(), &cfg);
@@ -200,8 +204,27 @@ fn sources_shows_first_poll_and_last_success() {
         let polled = rows.iter().any(|r| r[0] == "a-first" && r[5] != "-");
         (rows.len() == 2 && polled).then_some((out.stdout.clone(), rows))
     });
+    // The same in the metrics (read from the database every 10 s).
+    let scrape = daemon.poll_until(Duration::from_secs(30), Duration::from_millis(250), || {
+        let text = http_get(&listen, "/metrics", Duration::from_secs(5)).ok()?.text();
+        text.contains("feedcrawler_source_last_success_timestamp_seconds{source=\"a-first\"}")
+            .then_some(text)
+    });
     daemon.terminate(Duration::from_secs(10));
     let (text, rows) = rows.unwrap_or_else(|| panic!("sources never showed a poll\n{}", daemon.diag()));
+    let scrape = scrape.unwrap_or_else(|| panic!("metrics never showed the last success\n{}", daemon.diag()));
+    let success = chrono::DateTime::parse_from_rfc3339(&rows[0][5]).unwrap().timestamp();
+    for line in [
+        format!("feedcrawler_source_last_success_timestamp_seconds{{source=\"a-first\"}} {success}"),
+        "feedcrawler_source_consecutive_failures{source=\"a-first\"} 0".to_owned(),
+        "feedcrawler_source_consecutive_failures{source=\"b-second\"} 0".to_owned(),
+        "feedcrawler_fetch_duration_seconds_count 1".to_owned(),
+        "feedcrawler_page_jobs_pending 0".to_owned(),
+        "feedcrawler_share_links_pending 0".to_owned(),
+    ] {
+        assert!(scrape.lines().any(|l| l == line), "metrics lack {line:?}:\n{scrape}");
+    }
+    assert!(!scrape.contains("last_success_timestamp_seconds{source=\"b-second\"}"), "{scrape}");
     assert!(
         text.starts_with("NAME\tTYPE\tHEALTH\tSTATUS\tLAST POLL\tLAST SUCCESS\tNEXT POLL\tFOUND\tSEEN\tERROR\n"),
         "{text}"
