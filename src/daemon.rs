@@ -467,13 +467,15 @@ fn refresh_operator_metrics(reader: &Reader, metrics: &Metrics) {
     match reader.source_health() {
         Ok(rows) => metrics.set_source_health(
             rows.into_iter()
-                .map(|(name, consecutive_failures, last_success)| metrics::SourceHealth {
-                    name,
-                    consecutive_failures,
-                    last_success: last_success
-                        .and_then(|t| chrono::DateTime::parse_from_rfc3339(&t).ok())
-                        .map(|t| t.timestamp()),
-                })
+                .map(
+                    |(name, consecutive_failures, last_success)| metrics::SourceHealth {
+                        name,
+                        consecutive_failures,
+                        last_success: last_success
+                            .and_then(|t| chrono::DateTime::parse_from_rfc3339(&t).ok())
+                            .map(|t| t.timestamp()),
+                    },
+                )
                 .collect(),
         ),
         Err(e) => tracing::debug!(error = %e, "cannot read source health for the metrics"),
@@ -498,6 +500,11 @@ fn log_schedule(now: chrono::DateTime<Utc>, dues: &[chrono::DateTime<Utc>]) {
             crate::dates::format_utc(*first),
             crate::dates::format_utc(*last)
         ),
-        _ => tracing::info!(sources = dues.len(), due_now, "{due_now} of {} sources due now", dues.len()),
+        _ => tracing::info!(
+            sources = dues.len(),
+            due_now,
+            "{due_now} of {} sources due now",
+            dues.len()
+        ),
     }
 }

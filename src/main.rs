@@ -196,7 +196,8 @@ fn run(command: Command, config: &Config) -> anyhow::Result<ExitCode> {
                     feedcrawler::dedup::info_code_in(&config.dedup, url.as_str()).map(|m| m.info_code);
                 // Queued all the same (a later config may allow it), but the operator hears why
                 // it would be skipped now.
-                if let Some(reason) = feedcrawler::share::add_link_warning(config, &url, info_code.as_deref()) {
+                if let Some(reason) = feedcrawler::share::add_link_warning(config, &url, info_code.as_deref())
+                {
                     eprintln!("feedcrawler: warning: {url} will not be fetched: {reason}");
                 }
                 links.push((url.to_string(), info_code));

@@ -361,7 +361,11 @@ async fn work_link(context: &PollContext, job: ShareLinkJob, once: bool) -> Resu
         }
     };
     batch.share_links.push(update);
-    let fetches: Vec<(Option<u16>, u64, std::time::Duration)> = batch.attempts.iter().map(|a| (a.status, a.bytes, a.duration)).collect();
+    let fetches: Vec<(Option<u16>, u64, std::time::Duration)> = batch
+        .attempts
+        .iter()
+        .map(|a| (a.status, a.bytes, a.duration))
+        .collect();
     let kept_attempts = batch.attempts.clone();
     let report = match context.store.commit(batch).await {
         Ok(report) => report,

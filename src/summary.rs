@@ -108,7 +108,10 @@ mod tests {
             polled: 3,
             ..OnceReport::default()
         };
-        assert!(!OnceSummary::new(&report, before, after).failed(), "skipped links are no failure");
+        assert!(
+            !OnceSummary::new(&report, before, after).failed(),
+            "skipped links are no failure"
+        );
         let after = QueueCounts {
             share_failed: 2,
             ..after

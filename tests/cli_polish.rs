@@ -76,9 +76,17 @@ fn add_link_exit_codes_and_warning() {
     );
     let ftp = run(&config, &["add-link", "ftp://finance.eastmoney.com/a.html"]);
     ftp.assert_code(2);
-    assert!(ftp.stderr.contains("scheme `ftp:` is not fetched"), "{}", ftp.diag());
+    assert!(
+        ftp.stderr.contains("scheme `ftp:` is not fetched"),
+        "{}",
+        ftp.diag()
+    );
     // A bad argument among good ones queues nothing.
-    run(&config, &["add-link", "https://finance.eastmoney.com/a/1.html", "::"]).assert_code(2);
+    run(
+        &config,
+        &["add-link", "https://finance.eastmoney.com/a/1.html", "::"],
+    )
+    .assert_code(2);
 
     let allowed = run(&config, &["add-link", "https://finance.eastmoney.com/a/1.html"]);
     let _diag = allowed.on_panic();
@@ -151,8 +159,14 @@ fn once_prints_a_summary_and_fails_on_a_failed_share_link() {
     // A share link on an allowed host that keeps answering 500, and one on a host that is
     // never requested: the first fails the run, the second is only skipped.
     run(&config, &["add-link", &server.url("/gone.html")]).assert_code(0);
-    run(&config, &["add-link", "http://finews.zning.xyz/html_News/NewsShare.html?infoCode=NW202204192348095567"])
-        .assert_code(0);
+    run(
+        &config,
+        &[
+            "add-link",
+            "http://finews.zning.xyz/html_News/NewsShare.html?infoCode=NW202204192348095567",
+        ],
+    )
+    .assert_code(0);
     let args = vec![
         "--config".to_string(),
         config.display().to_string(),
@@ -178,8 +192,14 @@ fn once_prints_a_summary_and_fails_on_a_failed_share_link() {
 #[test]
 fn sources_shows_first_poll_and_last_success() {
     let server = TestServer::start();
-    server.set("/a.xml", Route::rss(mini_rss("A", &[("甲公司公告", "http://a.example/1")])));
-    server.set("/b.xml", Route::rss(mini_rss("B", &[("乙公司公告", "http://b.example/1")])));
+    server.set(
+        "/a.xml",
+        Route::rss(mini_rss("A", &[("甲公司公告", "http://a.example/1")])),
+    );
+    server.set(
+        "/b.xml",
+        Route::rss(mini_rss("B", &[("乙公司公告", "http://b.example/1")])),
+    );
     let dir = tempdir();
     let listen = format!("127.0.0.1:{}", free_port());
     let mut cfg = daemon_config(&DaemonOpts {
@@ -213,7 +233,9 @@ fn sources_shows_first_poll_and_last_success() {
     daemon.terminate(Duration::from_secs(10));
     let (text, rows) = rows.unwrap_or_else(|| panic!("sources never showed a poll\n{}", daemon.diag()));
     let scrape = scrape.unwrap_or_else(|| panic!("metrics never showed the last success\n{}", daemon.diag()));
-    let success = chrono::DateTime::parse_from_rfc3339(&rows[0][5]).unwrap().timestamp();
+    let success = chrono::DateTime::parse_from_rfc3339(&rows[0][5])
+        .unwrap()
+        .timestamp();
     for line in [
         format!("feedcrawler_source_last_success_timestamp_seconds{{source=\"a-first\"}} {success}"),
         "feedcrawler_source_consecutive_failures{source=\"a-first\"} 0".to_owned(),
@@ -222,11 +244,19 @@ fn sources_shows_first_poll_and_last_success() {
         "feedcrawler_page_jobs_pending 0".to_owned(),
         "feedcrawler_share_links_pending 0".to_owned(),
     ] {
-        assert!(scrape.lines().any(|l| l == line), "metrics lack {line:?}:\n{scrape}");
+        assert!(
+            scrape.lines().any(|l| l == line),
+            "metrics lack {line:?}:\n{scrape}"
+        );
     }
-    assert!(!scrape.contains("last_success_timestamp_seconds{source=\"b-second\"}"), "{scrape}");
     assert!(
-        text.starts_with("NAME\tTYPE\tHEALTH\tSTATUS\tLAST POLL\tLAST SUCCESS\tNEXT POLL\tFOUND\tSEEN\tERROR\n"),
+        !scrape.contains("last_success_timestamp_seconds{source=\"b-second\"}"),
+        "{scrape}"
+    );
+    assert!(
+        text.starts_with(
+            "NAME\tTYPE\tHEALTH\tSTATUS\tLAST POLL\tLAST SUCCESS\tNEXT POLL\tFOUND\tSEEN\tERROR\n"
+        ),
         "{text}"
     );
     let a = &rows[0];
@@ -241,9 +271,14 @@ fn sources_shows_first_poll_and_last_success() {
         .unwrap_or_else(|e| panic!("NEXT POLL of a new source is a time, not {:?}: {e}\n{text}", b[6]));
     let polled = chrono::DateTime::parse_from_rfc3339(&a[4]).unwrap();
     let spread = (next - polled).num_seconds();
-    assert!((1700..=1800).contains(&spread), "first poll half an interval later: {spread} s\n{text}");
     assert!(
-        daemon.stderr().contains("1 of 2 sources due now, the others from "),
+        (1700..=1800).contains(&spread),
+        "first poll half an interval later: {spread} s\n{text}"
+    );
+    assert!(
+        daemon
+            .stderr()
+            .contains("1 of 2 sources due now, the others from "),
         "{}",
         daemon.diag()
     );
@@ -272,14 +307,22 @@ fn deb_package_builds_where_cargo_deb_is_installed() {
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .expect("cargo deb runs");
-    assert!(out.status.success(), "cargo deb failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "cargo deb failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let deb = std::fs::read_dir(out_dir.path())
         .unwrap()
         .filter_map(Result::ok)
         .map(|e| e.path())
         .find(|p| p.extension().is_some_and(|e| e == "deb"))
         .expect("a .deb written");
-    let contents = std::process::Command::new("dpkg-deb").arg("-c").arg(&deb).output().expect("dpkg-deb");
+    let contents = std::process::Command::new("dpkg-deb")
+        .arg("-c")
+        .arg(&deb)
+        .output()
+        .expect("dpkg-deb");
     let listing = String::from_utf8_lossy(&contents.stdout);
     for path in [
         "./usr/bin/feedcrawler",
@@ -289,7 +332,11 @@ fn deb_package_builds_where_cargo_deb_is_installed() {
     ] {
         assert!(listing.contains(path), "{path} missing from the .deb:\n{listing}");
     }
-    let control = std::process::Command::new("dpkg-deb").arg("-I").arg(&deb).output().expect("dpkg-deb");
+    let control = std::process::Command::new("dpkg-deb")
+        .arg("-I")
+        .arg(&deb)
+        .output()
+        .expect("dpkg-deb");
     let control = String::from_utf8_lossy(&control.stdout);
     assert!(control.contains("postinst"), "{control}");
     assert!(control.contains("conffiles"), "{control}");

@@ -302,8 +302,11 @@ async fn poll(
         moved_to: moved_to.clone(),
         poll_interval,
     };
-    let batch_attempts: Vec<(Option<u16>, u64, std::time::Duration)> =
-        batch.attempts.iter().map(|a| (a.status, a.bytes, a.duration)).collect();
+    let batch_attempts: Vec<(Option<u16>, u64, std::time::Duration)> = batch
+        .attempts
+        .iter()
+        .map(|a| (a.status, a.bytes, a.duration))
+        .collect();
     let kept_attempts = batch.attempts.clone();
     let mut commit = match context.store.commit(batch).await {
         Ok(commit) => commit,

@@ -40,7 +40,10 @@ pub(super) struct OperatorMetrics {
 impl OperatorMetrics {
     pub(super) fn record_fetch_duration(&self, duration: Duration) {
         let seconds = duration.as_secs_f64();
-        let slot = BUCKETS.iter().position(|b| seconds <= *b).unwrap_or(BUCKETS.len());
+        let slot = BUCKETS
+            .iter()
+            .position(|b| seconds <= *b)
+            .unwrap_or(BUCKETS.len());
         lock(&self.buckets)[slot] += 1;
         let micros = u64::try_from(duration.as_micros()).unwrap_or(u64::MAX);
         self.duration_sum_micros.fetch_add(micros, Ordering::Relaxed);
@@ -52,14 +55,18 @@ impl OperatorMetrics {
 
     pub(super) fn set_queues(&self, page_jobs_pending: u64, share_links_pending: u64) {
         self.page_jobs_pending.store(page_jobs_pending, Ordering::Relaxed);
-        self.share_links_pending.store(share_links_pending, Ordering::Relaxed);
+        self.share_links_pending
+            .store(share_links_pending, Ordering::Relaxed);
     }
 
     /// Appends the families, in name order, in the text exposition format.
     pub(super) fn render(&self, out: &mut String) {
         let buckets = *lock(&self.buckets);
         let name = "feedcrawler_fetch_duration_seconds";
-        let _ = writeln!(out, "# HELP {name} Time from sending a request until its body was read.");
+        let _ = writeln!(
+            out,
+            "# HELP {name} Time from sending a request until its body was read."
+        );
         let _ = writeln!(out, "# TYPE {name} histogram");
         let mut cumulative = 0;
         for (bound, count) in BUCKETS.iter().zip(buckets) {
@@ -92,7 +99,10 @@ impl OperatorMetrics {
 
         let sources = lock(&self.sources).clone();
         let name = "feedcrawler_source_consecutive_failures";
-        let _ = writeln!(out, "# HELP {name} Failed polls in a row by source (0 after a success).");
+        let _ = writeln!(
+            out,
+            "# HELP {name} Failed polls in a row by source (0 after a success)."
+        );
         let _ = writeln!(out, "# TYPE {name} {GAUGE}");
         for s in &sources {
             let label = escape_label_value(&s.name);

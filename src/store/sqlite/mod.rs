@@ -574,8 +574,9 @@ impl Writer {
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         {
-            let mut update =
-                tx.prepare_cached("UPDATE sources SET next_poll_at = ?2 WHERE id = ?1 AND next_poll_at IS NULL")?;
+            let mut update = tx.prepare_cached(
+                "UPDATE sources SET next_poll_at = ?2 WHERE id = ?1 AND next_poll_at IS NULL",
+            )?;
             for (id, at) in due {
                 update.execute(params![id, dates::format_utc(*at)])?;
             }
