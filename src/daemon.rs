@@ -60,6 +60,8 @@ struct Daemon {
     config_path: PathBuf,
     context: PollContext,
     reader: Option<Reader>,
+    /// When the per-source and queue gauges were last read from the database.
+    operator_metrics_at: Option<std::time::Instant>,
     sources: HashMap<String, Arc<SourceConfig>>,
     states: HashMap<String, SourceState>,
     queue: DueQueue,
@@ -119,6 +121,7 @@ pub async fn run(
         polling: HashMap::new(),
         metrics,
         pending_share_links: 0,
+        operator_metrics_at: None,
         share_worker: None,
         database_backoff: None,
         notify_worker: crate::notify::Worker::default(),
@@ -207,6 +210,8 @@ impl Daemon {
             new_index.insert(state.name.clone(), i);
         }
         let new_count = new_sources.len();
+        let mut first_polls = Vec::new();
+        let mut dues = Vec::new();
         self.states.clear();
         for state in states {
             let Some(source) = self.sources.get(&state.name).cloned() else {
@@ -228,11 +233,19 @@ impl Daemon {
                 (None, Some(&i)) => scheduler::first_poll_at(now, interval, i, new_count),
                 (None, None) => now,
             };
+            if state.next_poll_at.is_none() {
+                first_polls.push((state.id, due));
+            }
+            dues.push(due);
             if !self.polling.values().any(|n| *n == name) {
                 self.queue.schedule(&name, due);
             }
             self.states.insert(name, state);
         }
+        if !first_polls.is_empty() {
+            self.context.store.schedule_first_polls(first_polls).await?;
+        }
+        log_schedule(now, &dues);
         Ok(())
     }
 
@@ -355,6 +368,16 @@ impl Daemon {
 
     fn housekeeping(&mut self) {
         service::watchdog();
+        // Read from the database, so only as often as a scrape could use them.
+        if self.context.config.metrics.is_some()
+            && self
+                .operator_metrics_at
+                .is_none_or(|at| at.elapsed() >= OPERATOR_METRICS_REFRESH)
+            && let Some(reader) = &self.reader
+        {
+            self.operator_metrics_at = Some(std::time::Instant::now());
+            refresh_operator_metrics(reader, &self.metrics);
+        }
         self.metrics.set_schedule(
             self.queue.len() + self.polls.len(),
             self.queue.next_due(),
@@ -448,5 +471,55 @@ impl Daemon {
             );
             self.polls.shutdown().await;
         }
+    }
+}
+
+/// How often the per-source health and queue depth gauges are read from the database.
+const OPERATOR_METRICS_REFRESH: Duration = Duration::from_secs(10);
+
+/// Per-source failures and last success, and owed work, from the database into the gauges.
+fn refresh_operator_metrics(reader: &Reader, metrics: &Metrics) {
+    match reader.source_health() {
+        Ok(rows) => metrics.set_source_health(
+            rows.into_iter()
+                .map(
+                    |(name, consecutive_failures, last_success)| metrics::SourceHealth {
+                        name,
+                        consecutive_failures,
+                        last_success: last_success
+                            .and_then(|t| chrono::DateTime::parse_from_rfc3339(&t).ok())
+                            .map(|t| t.timestamp()),
+                    },
+                )
+                .collect(),
+        ),
+        Err(e) => tracing::debug!(error = %e, "cannot read source health for the metrics"),
+    }
+    match reader.queue_counts() {
+        Ok(q) => metrics.set_work_queues(q.pages_pending, q.share_pending),
+        Err(e) => tracing::debug!(error = %e, "cannot count owed work for the metrics"),
+    }
+}
+
+/// One line saying when the scheduled sources are due, so that a fresh daemon does not
+/// look idle while its new sources wait for their spread-out first polls.
+fn log_schedule(now: chrono::DateTime<Utc>, dues: &[chrono::DateTime<Utc>]) {
+    let due_now = dues.iter().filter(|d| **d <= now).count();
+    let later = dues.iter().filter(|d| **d > now);
+    match (later.clone().min(), later.max()) {
+        (Some(first), Some(last)) => tracing::info!(
+            sources = dues.len(),
+            due_now,
+            "{due_now} of {} sources due now, the others from {} to {}",
+            dues.len(),
+            crate::dates::format_utc(*first),
+            crate::dates::format_utc(*last)
+        ),
+        _ => tracing::info!(
+            sources = dues.len(),
+            due_now,
+            "{due_now} of {} sources due now",
+            dues.len()
+        ),
     }
 }

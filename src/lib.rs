@@ -22,6 +22,7 @@ pub mod extract;
 pub mod fetch;
 pub mod filter;
 pub mod html_bounds;
+pub mod logging;
 pub mod merge;
 pub mod metrics;
 pub mod normalize;
@@ -36,5 +37,6 @@ pub mod service;
 pub mod share;
 pub mod sources;
 pub mod store;
+pub mod summary;
 
 pub use crawl::{OnceReport, once};

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context;
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use feedcrawler::config::{Config, LogFormat};
 use feedcrawler::store::{self, Reader, Store};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -47,7 +47,8 @@ enum Command {
         #[arg(required = true)]
         urls: Vec<String>,
     },
-    /// Poll every enabled source once, wait for all of it, then exit (1 if any source failed).
+    /// Poll every enabled source once, wait for all of it, print a one-line summary, then
+    /// exit (1 if a source, an article page or a share link failed; skipped links do not count).
     Once,
     /// Validate the config and print the resolved sources (exit 2 on any error).
     Check,
@@ -114,6 +115,15 @@ enum Command {
         /// The OPML file (from a feed reader's export).
         file: PathBuf,
     },
+    /// Print a shell completion script, e.g. `feedcrawler completions bash >
+    /// /etc/bash_completion.d/feedcrawler`.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff), e.g. `feedcrawler man > /usr/share/man/man1/feedcrawler.1`.
+    Man,
 }
 
 #[derive(Subcommand)]
@@ -136,6 +146,15 @@ fn main() -> ExitCode {
     if let Command::ImportOpml { file } = &cli.command {
         return import_opml(file);
     }
+    // Nor do the completion script and the man page: they come from the CLI definition.
+    match &cli.command {
+        Command::Completions { shell } => {
+            clap_complete::generate(*shell, &mut Cli::command(), "feedcrawler", &mut std::io::stdout());
+            return ExitCode::SUCCESS;
+        }
+        Command::Man => return print_man(),
+        _ => {}
+    }
     let config = match Config::load(&cli.config) {
         Ok(config) => config,
         Err(e) => {
@@ -148,7 +167,7 @@ fn main() -> ExitCode {
         Some(LogFormatArg::Text) => LogFormat::Text,
         None => config.daemon.log_format,
     };
-    init_logging(format);
+    feedcrawler::logging::init(format);
     for warning in &config.warnings {
         tracing::warn!("{warning}");
     }
@@ -161,15 +180,19 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    match format {
-        LogFormat::Json => builder.json().init(),
-        LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).init(),
+/// The man page (section 1) from the CLI definition: options and every subcommand.
+fn print_man() -> ExitCode {
+    use std::io::Write;
+    let mut out = Vec::new();
+    let rendered = clap_mangen::Man::new(Cli::command())
+        .render(&mut out)
+        .and_then(|()| std::io::stdout().write_all(&out));
+    match rendered {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("feedcrawler: cannot write the man page: {e}");
+            ExitCode::from(1)
+        }
     }
 }
 
@@ -190,12 +213,29 @@ fn run(command: Command, config: &Config) -> anyhow::Result<ExitCode> {
         Command::AddLink { urls } => {
             let mut links = Vec::with_capacity(urls.len());
             for raw in urls {
-                let url = url::Url::parse(raw.trim()).with_context(|| format!("not a URL: {raw}"))?;
-                if !matches!(url.scheme(), "http" | "https") {
-                    anyhow::bail!("not an http(s) URL: {raw}");
-                }
+                // A malformed argument is a usage error (exit 2), and nothing is queued.
+                let url = match url::Url::parse(raw.trim()) {
+                    Ok(url) if matches!(url.scheme(), "http" | "https") => url,
+                    Ok(url) => {
+                        eprintln!(
+                            "feedcrawler: add-link {raw}: scheme `{}:` is not fetched; give an http or https URL",
+                            url.scheme()
+                        );
+                        return Ok(ExitCode::from(2));
+                    }
+                    Err(e) => {
+                        eprintln!("feedcrawler: add-link {raw}: not a URL ({e}); give an http or https URL");
+                        return Ok(ExitCode::from(2));
+                    }
+                };
                 let info_code =
                     feedcrawler::dedup::info_code_in(&config.dedup, url.as_str()).map(|m| m.info_code);
+                // Queued all the same (a later config may allow it), but the operator hears why
+                // it would be skipped now.
+                if let Some(reason) = feedcrawler::share::add_link_warning(config, &url, info_code.as_deref())
+                {
+                    eprintln!("feedcrawler: warning: {url} will not be fetched: {reason}");
+                }
                 links.push((url.to_string(), info_code));
             }
             let added = store::add_share_links(database, &links)?;
@@ -235,6 +275,7 @@ fn run(command: Command, config: &Config) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Prune { dry_run, vacuum } => prune(config, database, dry_run, vacuum),
+        Command::Completions { .. } | Command::Man => Ok(ExitCode::SUCCESS),
     }
 }
 
@@ -382,6 +423,7 @@ fn export(
         } else {
             ProgressBar::hidden()
         };
+        feedcrawler::logging::show_progress(Some(&progress));
         let summary = if format == ExportFormat::Jekyll {
             if out == Path::new("-") {
                 return Err(ExportError::Usage(
@@ -402,6 +444,7 @@ fn export(
             let n = export::jsonl::export(&reader, &filter, &Output::parse(out), &progress)?;
             format!("{n} articles")
         };
+        feedcrawler::logging::show_progress(None);
         progress.finish_and_clear();
         Ok(summary)
     })();
@@ -482,9 +525,17 @@ fn once(config: &Config, database: &Path) -> anyhow::Result<ExitCode> {
     } else {
         ProgressBar::hidden()
     };
-    let report = runtime.block_on(feedcrawler::once(config, Arc::clone(&store), &progress))?;
+    // The queues before the run: the summary counts the pages and share links this run
+    // finished or gave up.
+    let before = Reader::open(database)?.queue_counts()?;
+    feedcrawler::logging::show_progress(Some(&progress));
+    let report = runtime.block_on(feedcrawler::once(config, Arc::clone(&store), &progress));
+    feedcrawler::logging::show_progress(None);
     progress.finish_and_clear();
+    let report = report?;
     drop(store);
+    let after = Reader::open(database)?.queue_counts()?;
+    let summary = feedcrawler::summary::OnceSummary::new(&report, before, after);
     tracing::info!(
         sources = report.polled,
         not_modified = report.not_modified,
@@ -493,13 +544,21 @@ fn once(config: &Config, database: &Path) -> anyhow::Result<ExitCode> {
         updated_articles = report.updated_articles,
         "once finished"
     );
-    if report.failed.is_empty() {
-        Ok(ExitCode::SUCCESS)
-    } else {
-        for (source, error) in &report.failed {
-            eprintln!("feedcrawler: source {source}: {error}");
+    for (source, error) in &report.failed {
+        eprintln!("feedcrawler: source {source}: {error}");
+    }
+    println!("{summary}");
+    if summary.failed() {
+        if summary.pages_failed + summary.share_failed > 0 {
+            eprintln!(
+                "feedcrawler: {} article pages and {} share links failed; see `last_error` in the \
+                 page_jobs and share_links tables",
+                summary.pages_failed, summary.share_failed
+            );
         }
         Ok(ExitCode::from(1))
+    } else {
+        Ok(ExitCode::SUCCESS)
     }
 }
 
@@ -551,7 +610,7 @@ fn print_check(config: &Config) {
 }
 
 fn print_sources(reader: &Reader) -> anyhow::Result<()> {
-    println!("NAME\tTYPE\tHEALTH\tSTATUS\tLAST POLL\tNEXT POLL\tFOUND\tSEEN\tERROR");
+    println!("NAME\tTYPE\tHEALTH\tSTATUS\tLAST POLL\tLAST SUCCESS\tNEXT POLL\tFOUND\tSEEN\tERROR");
     for s in reader.sources()? {
         let health = if !s.enabled {
             "disabled"
@@ -562,14 +621,22 @@ fn print_sources(reader: &Reader) -> anyhow::Result<()> {
         } else {
             "ok"
         };
+        // A running daemon records every source's first poll time; a source it has not
+        // scheduled yet is polled when the daemon (or `once`) starts.
+        let next_poll = match (&s.next_poll_at, s.enabled) {
+            (Some(at), _) => at.as_str(),
+            (None, true) => "at daemon start",
+            (None, false) => "-",
+        };
         println!(
-            "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+            "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
             s.name,
             s.kind,
             health,
             s.last_status.map_or_else(|| "-".to_owned(), |v| v.to_string()),
             s.last_polled_at.as_deref().unwrap_or("-"),
-            s.next_poll_at.as_deref().unwrap_or("-"),
+            s.last_success_at.as_deref().unwrap_or("-"),
+            next_poll,
             s.articles_found,
             s.sightings,
             s.last_error.as_deref().unwrap_or("")

@@ -184,12 +184,16 @@ pub async fn work_batch(
         if in_batch > 0 && (done || in_batch >= PAGES_PER_COMMIT) {
             let mut full = std::mem::replace(&mut batch, FetchBatch::empty(source_id, Utc::now()));
             full.queue_links = share::dedup_links(full.queue_links);
-            let fetches: Vec<(Option<u16>, u64)> =
-                full.attempts.iter().map(|a| (a.status, a.bytes)).collect();
+            let fetches: Vec<(Option<u16>, u64, std::time::Duration)> = full
+                .attempts
+                .iter()
+                .map(|a| (a.status, a.bytes, a.duration))
+                .collect();
             let report = context.store.commit(full).await?;
             if let Some(metrics) = &context.metrics {
-                for (status, bytes) in fetches {
+                for (status, bytes, duration) in fetches {
                     metrics.record_fetch(status, bytes);
+                    metrics.record_fetch_duration(duration);
                 }
                 metrics.record_articles(report.new_articles as u64, report.updated_articles as u64);
             }

@@ -119,6 +119,31 @@ fn not_allowed(url: &Url) -> String {
     )
 }
 
+/// Why a share link given to `add-link` will never be requested under `config`, if so:
+/// no `[share] resolve` template applies and the admission gate (CONTRACT §7) refuses the
+/// link itself, or every candidate is refused. None when some candidate may be fetched.
+pub fn add_link_warning(config: &Config, url: &Url, info_code: Option<&str>) -> Option<String> {
+    let admission = crate::admission::Admission::new(config);
+    let resolved: Vec<Url> = config
+        .share
+        .resolve
+        .iter()
+        .filter_map(|t| fill_template(t, info_code, Some(url.as_str())))
+        .collect();
+    let mut reasons = Vec::new();
+    for candidate in resolved.iter().chain(std::iter::once(url)) {
+        match admission.check(candidate, Origin::Network, Purpose::ShareLink) {
+            Ok(()) => return None,
+            Err(refusal) if candidate == url => reasons.push(refusal.to_string()),
+            Err(refusal) => reasons.push(format!("{candidate}: {refusal}")),
+        }
+    }
+    if resolved.is_empty() {
+        reasons.push("no [share] resolve template applies to it".into());
+    }
+    Some(reasons.join("; "))
+}
+
 /// Share links to queue, each once.
 pub fn dedup_links(mut links: Vec<NewShareLink>) -> Vec<NewShareLink> {
     links.sort_by(|a, b| a.url.cmp(&b.url));
@@ -363,7 +388,11 @@ async fn work_link(context: &PollContext, job: ShareLinkJob, once: bool) -> Resu
         }
     };
     batch.share_links.push(update);
-    let fetches: Vec<(Option<u16>, u64)> = batch.attempts.iter().map(|a| (a.status, a.bytes)).collect();
+    let fetches: Vec<(Option<u16>, u64, std::time::Duration)> = batch
+        .attempts
+        .iter()
+        .map(|a| (a.status, a.bytes, a.duration))
+        .collect();
     let kept_attempts = batch.attempts.clone();
     let report = match context.store.commit(batch).await {
         Ok(report) => report,
@@ -391,8 +420,9 @@ async fn work_link(context: &PollContext, job: ShareLinkJob, once: bool) -> Resu
         Err(e) => return Err(e),
     };
     if let Some(metrics) = &context.metrics {
-        for (status, bytes) in fetches {
+        for (status, bytes, duration) in fetches {
             metrics.record_fetch(status, bytes);
+            metrics.record_fetch_duration(duration);
         }
         metrics.record_articles(report.new_articles as u64, report.updated_articles as u64);
     }

@@ -306,11 +306,16 @@ async fn commit_counted(
     context: &PollContext,
     batch: FetchBatch,
 ) -> Result<CommitReport, crate::store::StoreError> {
-    let fetches: Vec<(Option<u16>, u64)> = batch.attempts.iter().map(|a| (a.status, a.bytes)).collect();
+    let fetches: Vec<(Option<u16>, u64, std::time::Duration)> = batch
+        .attempts
+        .iter()
+        .map(|a| (a.status, a.bytes, a.duration))
+        .collect();
     let report = context.store.commit(batch).await?;
     if let Some(metrics) = &context.metrics {
-        for (status, bytes) in fetches {
+        for (status, bytes, duration) in fetches {
             metrics.record_fetch(status, bytes);
+            metrics.record_fetch_duration(duration);
         }
     }
     Ok(report)

@@ -314,8 +314,11 @@ async fn poll(
         moved_to: moved_to.clone(),
         poll_interval,
     };
-    let batch_attempts: Vec<(Option<u16>, u64)> =
-        batch.attempts.iter().map(|a| (a.status, a.bytes)).collect();
+    let batch_attempts: Vec<(Option<u16>, u64, std::time::Duration)> = batch
+        .attempts
+        .iter()
+        .map(|a| (a.status, a.bytes, a.duration))
+        .collect();
     let kept_attempts = batch.attempts.clone();
     let mut commit = match context.store.commit(batch).await {
         Ok(commit) => commit,
@@ -331,8 +334,9 @@ async fn poll(
     commit.unchanged_articles += committed.unchanged_articles;
 
     if let Some(metrics) = &context.metrics {
-        for (status, bytes) in batch_attempts {
+        for (status, bytes, duration) in batch_attempts {
             metrics.record_fetch(status, bytes);
+            metrics.record_fetch_duration(duration);
         }
         metrics.record_articles(commit.new_articles as u64, commit.updated_articles as u64);
         if error.is_some() {

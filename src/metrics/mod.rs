@@ -28,6 +28,8 @@ use tokio::task::{JoinHandle, JoinSet};
 use tokio_util::sync::CancellationToken;
 
 mod notify;
+mod operators;
+pub use operators::SourceHealth;
 
 /// The `Content-Type` of the Prometheus text exposition format.
 pub const PROMETHEUS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -70,6 +72,8 @@ pub struct Metrics {
     notify_configured: std::sync::atomic::AtomicBool,
     /// Rows deleted by retention, by table (a handful of tables).
     pruned: Mutex<BTreeMap<String, u64>>,
+    /// Per-source health, fetch durations, owed work ([`operators`]).
+    ops: operators::OperatorMetrics,
 }
 
 impl Metrics {
@@ -91,6 +95,7 @@ impl Metrics {
             notifications_pending: AtomicU64::new(0),
             notify_configured: std::sync::atomic::AtomicBool::new(false),
             pruned: Mutex::new(BTreeMap::new()),
+            ops: operators::OperatorMetrics::default(),
         })
     }
 
@@ -103,6 +108,21 @@ impl Metrics {
         };
         *lock(&self.fetches).entry(label).or_insert(0) += 1;
         self.fetch_bytes.fetch_add(bytes, Ordering::Relaxed);
+    }
+
+    /// How long one request took (the `fetches.duration_ms` of its row).
+    pub fn record_fetch_duration(&self, duration: Duration) {
+        self.ops.record_fetch_duration(duration);
+    }
+
+    /// Every enabled source's failures in a row and last success, as the database has them.
+    pub fn set_source_health(&self, sources: Vec<SourceHealth>) {
+        self.ops.set_sources(sources);
+    }
+
+    /// Owed work waiting: second requests (page jobs) and share links.
+    pub fn set_work_queues(&self, page_jobs_pending: u64, share_links_pending: u64) {
+        self.ops.set_queues(page_jobs_pending, share_links_pending);
     }
 
     /// Articles committed by one poll.
@@ -153,7 +173,8 @@ impl Metrics {
     }
 
     /// The Prometheus text exposition (version 0.0.4): every family with `# HELP` and
-    /// `# TYPE`, families in name order, samples in label order.
+    /// `# TYPE`, the core families in name order, then the operators' ([`operators`]);
+    /// samples in label order.
     pub fn render(&self) -> String {
         let load = |counter: &AtomicU64| Sample::One(counter.load(Ordering::Relaxed).into());
         let next_due = self.next_due.load(Ordering::Relaxed);
@@ -201,6 +222,7 @@ impl Metrics {
             }
         }
         self.render_notifications(&mut out);
+        self.ops.render(&mut out);
         out
     }
 

@@ -21,6 +21,14 @@ fn render_has_exact_lines() {
     metrics.record_pruned("articles", 0);
     metrics.record_pruned("fetches", 5);
     metrics.record_pruned("fetches", 2);
+    metrics.record_fetch_duration(Duration::from_millis(200));
+    metrics.record_fetch_duration(Duration::from_millis(1500));
+    metrics.set_work_queues(4, 2);
+    metrics.set_source_health(vec![SourceHealth {
+        name: "zqrb".into(),
+        consecutive_failures: 3,
+        last_success: Some(due.timestamp()),
+    }]);
 
     let expected = "\
 # HELP feedcrawler_articles_new_total Articles stored for the first time.
@@ -57,6 +65,33 @@ feedcrawler_sources 42
 # HELP feedcrawler_up 1 while the daemon is running.
 # TYPE feedcrawler_up gauge
 feedcrawler_up 1
+# HELP feedcrawler_fetch_duration_seconds Time from sending a request until its body was read.
+# TYPE feedcrawler_fetch_duration_seconds histogram
+feedcrawler_fetch_duration_seconds_bucket{le=\"0.05\"} 0
+feedcrawler_fetch_duration_seconds_bucket{le=\"0.1\"} 0
+feedcrawler_fetch_duration_seconds_bucket{le=\"0.25\"} 1
+feedcrawler_fetch_duration_seconds_bucket{le=\"0.5\"} 1
+feedcrawler_fetch_duration_seconds_bucket{le=\"1\"} 1
+feedcrawler_fetch_duration_seconds_bucket{le=\"2.5\"} 2
+feedcrawler_fetch_duration_seconds_bucket{le=\"5\"} 2
+feedcrawler_fetch_duration_seconds_bucket{le=\"10\"} 2
+feedcrawler_fetch_duration_seconds_bucket{le=\"20\"} 2
+feedcrawler_fetch_duration_seconds_bucket{le=\"30\"} 2
+feedcrawler_fetch_duration_seconds_bucket{le=\"+Inf\"} 2
+feedcrawler_fetch_duration_seconds_sum 1.7
+feedcrawler_fetch_duration_seconds_count 2
+# HELP feedcrawler_page_jobs_pending Second requests (article pages, detail bodies) waiting to be fetched.
+# TYPE feedcrawler_page_jobs_pending gauge
+feedcrawler_page_jobs_pending 4
+# HELP feedcrawler_share_links_pending Share links waiting to be fetched.
+# TYPE feedcrawler_share_links_pending gauge
+feedcrawler_share_links_pending 2
+# HELP feedcrawler_source_consecutive_failures Failed polls in a row by source (0 after a success).
+# TYPE feedcrawler_source_consecutive_failures gauge
+feedcrawler_source_consecutive_failures{source=\"zqrb\"} 3
+# HELP feedcrawler_source_last_success_timestamp_seconds Unix time of the source's last successful poll; absent before the first.
+# TYPE feedcrawler_source_last_success_timestamp_seconds gauge
+feedcrawler_source_last_success_timestamp_seconds{source=\"zqrb\"} 1650342164
 ";
     assert_eq!(metrics.render(), expected);
     assert_eq!(

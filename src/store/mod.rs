@@ -23,7 +23,7 @@ use crate::normalize::Article;
 
 pub use notify::{NotificationJob, NotificationState, NotificationUpdate, NotifyCounts, NotifyRouter};
 pub use retention::{PruneCounts, PruneReport, RetentionPolicy, SpaceReport, vacuum};
-pub use sqlite::{ArticleFilter, ArticleRecord, Cell, Reader, SourceSummary};
+pub use sqlite::{ArticleFilter, ArticleRecord, Cell, QueueCounts, Reader, SourceSummary};
 
 /// A database error, naming the database file.
 #[derive(Debug, thiserror::Error)]
@@ -436,6 +436,7 @@ enum Command {
         retention::PruneStep,
         oneshot::Sender<Result<retention::StepDone, StoreError>>,
     ),
+    ScheduleFirstPolls(Vec<(i64, DateTime<Utc>)>, oneshot::Sender<Result<(), StoreError>>),
 }
 
 /// The question of [`Store::due_share_links`].
@@ -530,6 +531,14 @@ impl Store {
     pub async fn next_page_job_attempt(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
         let (reply, answer) = oneshot::channel();
         self.send(Command::NextPageJobAttempt(reply)).await?;
+        answer.await.map_err(|_| self.gone())?
+    }
+
+    /// Records the first poll times the daemon gave new sources (`(sources.id, due)`), for
+    /// `feedcrawler sources`; sources that already have a `next_poll_at` keep it.
+    pub async fn schedule_first_polls(&self, due: Vec<(i64, DateTime<Utc>)>) -> Result<(), StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Command::ScheduleFirstPolls(due, reply)).await?;
         answer.await.map_err(|_| self.gone())?
     }
 

@@ -27,7 +27,7 @@ use articles::{Upsert, upsert_article, upsert_sighting};
 use checkpoint::Checkpointer;
 use notifications::queue_notifications;
 use page_jobs::{queue_page_jobs, update_page_job};
-pub use reader::{ArticleFilter, ArticleRecord, Cell, Reader, SourceSummary};
+pub use reader::{ArticleFilter, ArticleRecord, Cell, QueueCounts, Reader, SourceSummary};
 use search_index::{INDEX_CHUNK, INDEX_DELAY, INDEX_FORCED, INDEX_WHEN_IDLE};
 use share_links::{queue_share_links, update_share_link};
 
@@ -49,6 +49,7 @@ const MIGRATION_SQL: &[&str] = &[
     include_str!("../../../migrations/0014_consumer_views.sql"),
     include_str!("../../../migrations/0015_retention.sql"),
     include_str!("../../../migrations/0016_notifications.sql"),
+    include_str!("../../../migrations/0017_source_last_success.sql"),
 ];
 
 /// Every migration ends with a foreign-key check: they run with foreign keys off (a table
@@ -236,6 +237,9 @@ impl Writer {
                         .map(|at| at.map(|at| parse_utc(&at).unwrap_or_else(Utc::now)))
                         .map_err(|e| self.sqlite(e));
                     let _ = reply.send(next);
+                }
+                Command::ScheduleFirstPolls(due, reply) => {
+                    let _ = reply.send(self.schedule_first_polls(&due).map_err(|e| self.sqlite(e)));
                 }
                 Command::DueShareLinks(question, reply) => {
                     let _ = reply.send(self.due_share_links(&question).map_err(|e| self.sqlite(e)));
@@ -593,6 +597,25 @@ fn commit_batch(
         }
     }
     Ok(report)
+}
+
+impl Writer {
+    /// Records when never-scheduled sources are first due (`next_poll_at` still NULL), so
+    /// that `sources` shows it; a time already there is left alone.
+    fn schedule_first_polls(&mut self, due: &[(i64, DateTime<Utc>)]) -> rusqlite::Result<()> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        {
+            let mut update = tx.prepare_cached(
+                "UPDATE sources SET next_poll_at = ?2 WHERE id = ?1 AND next_poll_at IS NULL",
+            )?;
+            for (id, at) in due {
+                update.execute(params![id, dates::format_utc(*at)])?;
+            }
+        }
+        tx.commit()
+    }
 }
 
 fn parse_utc(text: &str) -> Option<DateTime<Utc>> {

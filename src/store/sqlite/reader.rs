@@ -34,10 +34,31 @@ pub struct SourceSummary {
     pub next_poll_at: Option<String>,
     /// Failures in a row.
     pub consecutive_failures: i64,
+    /// Last successful poll (RFC 3339): a feed fetched, a 304, a list read.
+    pub last_success_at: Option<String>,
     /// Articles first stored from this source.
     pub articles_found: i64,
     /// Articles this source has seen (sightings).
     pub sightings: i64,
+}
+
+/// Rows of the work queues by state (see [`Reader::queue_counts`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct QueueCounts {
+    /// Share links waiting (new or to be retried).
+    pub share_pending: u64,
+    /// Share links whose article was stored.
+    pub share_done: u64,
+    /// Share links given up after their attempts.
+    pub share_failed: u64,
+    /// Share links never requested (no allowed candidate).
+    pub share_skipped: u64,
+    /// Second requests (article pages, detail bodies) waiting.
+    pub pages_pending: u64,
+    /// Second requests done.
+    pub pages_done: u64,
+    /// Second requests given up.
+    pub pages_failed: u64,
 }
 
 /// Which articles an export reads (`feedcrawler export --since/--source`).
@@ -132,7 +153,7 @@ impl Reader {
             let mut stmt = self.conn.prepare(
                 "SELECT s.name, s.type, s.url, s.enabled, s.last_status, s.last_error, s.last_polled_at,
                         s.next_poll_at, s.consecutive_failures, s.articles_found,
-                        (SELECT count(*) FROM sightings g WHERE g.source_id = s.id)
+                        (SELECT count(*) FROM sightings g WHERE g.source_id = s.id), s.last_success_at
                  FROM sources s ORDER BY s.name",
             )?;
             stmt.query_map([], |r| {
@@ -148,9 +169,23 @@ impl Reader {
                     consecutive_failures: r.get(8)?,
                     articles_found: r.get(9)?,
                     sightings: r.get(10)?,
+                    last_success_at: r.get(11)?,
                 })
             })?
             .collect()
+        };
+        query().map_err(|e| self.sqlite(e))
+    }
+
+    /// Every enabled source's `(name, consecutive_failures, last_success_at)`, by name: a
+    /// light query for the metrics (no counts of sightings).
+    pub fn source_health(&self) -> Result<Vec<(String, i64, Option<String>)>, StoreError> {
+        let query = || -> rusqlite::Result<Vec<_>> {
+            let mut stmt = self.conn.prepare(
+                "SELECT name, consecutive_failures, last_success_at FROM sources WHERE enabled = 1 ORDER BY name",
+            )?;
+            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                .collect()
         };
         query().map_err(|e| self.sqlite(e))
     }
@@ -165,6 +200,45 @@ impl Reader {
             )
             .map(|n| n.max(0) as u64)
             .map_err(|e| self.sqlite(e))
+    }
+
+    /// How many share links and second requests (page jobs) are in each state: `once`
+    /// compares two of these for its summary, the metrics show the queue depths.
+    pub fn queue_counts(&self) -> Result<QueueCounts, StoreError> {
+        let query = || -> rusqlite::Result<QueueCounts> {
+            let mut counts = QueueCounts::default();
+            let mut stmt = self
+                .conn
+                .prepare("SELECT state, count(*) FROM share_links GROUP BY state")?;
+            let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+            for row in rows {
+                let (state, n) = row?;
+                let n = n.max(0) as u64;
+                match state.as_str() {
+                    "pending" => counts.share_pending = n,
+                    "done" => counts.share_done = n,
+                    "failed" => counts.share_failed = n,
+                    "skipped" => counts.share_skipped = n,
+                    _ => {}
+                }
+            }
+            let mut stmt = self
+                .conn
+                .prepare("SELECT state, count(*) FROM page_jobs GROUP BY state")?;
+            let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+            for row in rows {
+                let (state, n) = row?;
+                let n = n.max(0) as u64;
+                match state.as_str() {
+                    "pending" => counts.pages_pending = n,
+                    "done" => counts.pages_done = n,
+                    "failed" => counts.pages_failed = n,
+                    _ => {}
+                }
+            }
+            Ok(counts)
+        };
+        query().map_err(|e| self.sqlite(e))
     }
 
     /// Search, newest first (`src/search.rs` and docs/search.md): a literal phrase through
