@@ -54,7 +54,7 @@ fn a_page_with_100000_share_links_queues_max_discovered() {
     cfg.push_str(&feed_source("notices", &server.url("/feed.xml"), "c", &[]));
     cfg.push_str("full_text = true\n");
     let config = write_config(dir.path(), &cfg);
-    let out = run_once(&config);
+    let out = run_once_slow(&config);
     let _diag = out.on_panic();
     let conn = open_db(&db_path(dir.path()));
     let rows = share_links(&conn);

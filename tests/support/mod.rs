@@ -717,6 +717,22 @@ pub fn run_once(config: &Path) -> Output {
     run(config, &["once"])
 }
 
+/// `feedcrawler once` with a longer limit, for the tests that feed it pages of megabytes
+/// (the debug build on a loaded 2-core machine: a timeout there is no finding).
+pub fn run_once_slow(config: &Path) -> Output {
+    let full = vec![
+        "--config".to_owned(),
+        config.display().to_string(),
+        "once".to_owned(),
+    ];
+    let cwd = config
+        .parent()
+        .map(|p| p.join("cwd"))
+        .unwrap_or_else(std::env::temp_dir);
+    let _ = std::fs::create_dir_all(&cwd);
+    run_raw(&full, &cwd, &[], Duration::from_secs(90))
+}
+
 /// Runs the binary with exactly these arguments, in `cwd`, with extra
 /// environment variables, killing it after `timeout`.
 pub fn run_raw(args: &[String], cwd: &Path, env: &[(&str, &str)], timeout: Duration) -> Output {
