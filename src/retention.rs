@@ -59,26 +59,22 @@ pub async fn prune(
         })
         .await?;
     let c = report.counts;
-    match report.space {
-        SpaceReport::Returned { bytes } => tracing::info!(
-            articles = c.articles,
-            sightings = c.sightings,
-            article_revisions = c.article_revisions,
-            fetches = c.fetches,
-            freed_bytes = bytes,
-            elapsed_ms = started.elapsed().as_millis() as u64,
-            "retention: old rows pruned"
-        ),
-        SpaceReport::Reusable { bytes } => tracing::info!(
-            articles = c.articles,
-            sightings = c.sightings,
-            article_revisions = c.article_revisions,
-            fetches = c.fetches,
-            reusable_bytes = bytes,
-            elapsed_ms = started.elapsed().as_millis() as u64,
-            "retention: old rows pruned; the file shrinks only with VACUUM (see the README)"
-        ),
-    }
+    // Freed pages go back to the file system only in an incremental-vacuum database;
+    // otherwise they are reused by new rows and the file shrinks only with VACUUM.
+    let (freed_bytes, reusable_bytes) = match report.space {
+        SpaceReport::Returned { bytes } => (bytes, 0),
+        SpaceReport::Reusable { bytes } => (0, bytes),
+    };
+    tracing::info!(
+        articles = c.articles,
+        sightings = c.sightings,
+        article_revisions = c.article_revisions,
+        fetches = c.fetches,
+        freed_bytes,
+        reusable_bytes,
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "retention: old rows pruned"
+    );
     Ok(report)
 }
 
