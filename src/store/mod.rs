@@ -25,17 +25,50 @@ pub use notify::{NotificationJob, NotificationState, NotificationUpdate, NotifyC
 pub use retention::{PruneCounts, PruneReport, RetentionPolicy, SpaceReport, vacuum};
 pub use sqlite::{ArticleFilter, ArticleRecord, Cell, QueueCounts, Reader, SourceSummary};
 
-/// A database error, naming the database file.
+/// What the database engine (SQLite or PostgreSQL) said, as it said it: our own type, so
+/// that no caller depends on a driver's error.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct DbError {
+    message: String,
+    /// A constraint or lock conflict that another try may not meet (PostgreSQL's
+    /// serialization failures and deadlocks); a caller may retry the whole transaction.
+    retryable: bool,
+}
+
+impl DbError {
+    /// An engine error with its message.
+    pub fn new(message: impl Into<String>, retryable: bool) -> DbError {
+        DbError {
+            message: message.into(),
+            retryable,
+        }
+    }
+
+    /// Whether the transaction may simply be tried again.
+    pub fn is_retryable(&self) -> bool {
+        self.retryable
+    }
+}
+
+impl From<rusqlite::Error> for DbError {
+    fn from(e: rusqlite::Error) -> DbError {
+        DbError::new(e.to_string(), false)
+    }
+}
+
+/// A database error, naming the database (a SQLite file, or a PostgreSQL database as
+/// `postgres://user@host:port/dbname`, never with its password).
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// SQLite refused an operation.
+    /// The database refused an operation.
     #[error("database {path}: {source}")]
     Sqlite {
-        /// The database file.
+        /// The database file, or the PostgreSQL database.
         path: PathBuf,
-        /// SQLite's error.
+        /// The engine's error.
         #[source]
-        source: rusqlite::Error,
+        source: DbError,
     },
     /// One source's batch failed and was rolled back alone (the other batches of its
     /// transaction were stored): that source's failure, not the database's.
@@ -43,9 +76,9 @@ pub enum StoreError {
     Batch {
         /// The database file.
         path: PathBuf,
-        /// SQLite's error.
+        /// The engine's error.
         #[source]
-        source: rusqlite::Error,
+        source: DbError,
     },
     /// A whole write transaction failed (BEGIN or COMMIT: a full disk, a read-only or
     /// corrupt file); every batch in it was rolled back.
@@ -53,9 +86,9 @@ pub enum StoreError {
     Transaction {
         /// The database file.
         path: PathBuf,
-        /// SQLite's error, shared by every batch of the transaction.
+        /// The engine's error, shared by every batch of the transaction.
         #[source]
-        source: std::sync::Arc<rusqlite::Error>,
+        source: std::sync::Arc<DbError>,
     },
     /// A migration failed.
     #[error("database {path}: migration failed: {message}")]

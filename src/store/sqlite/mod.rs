@@ -81,9 +81,9 @@ const GROUP_COMMIT: usize = 64;
 pub(super) const WAL_SIZE_LIMIT: i64 = 64 * 1024 * 1024;
 
 fn open_connection(path: &Path, flags: OpenFlags) -> Result<Connection, StoreError> {
-    let sqlite = |source| StoreError::Sqlite {
+    let sqlite = |source: rusqlite::Error| StoreError::Sqlite {
         path: path.to_owned(),
-        source,
+        source: source.into(),
     };
     let conn = Connection::open_with_flags(path, flags).map_err(sqlite)?;
     conn.busy_timeout(std::time::Duration::from_secs(10))
@@ -119,9 +119,9 @@ impl Writer {
             })?;
         }
         let mut conn = open_connection(path, OpenFlags::default())?;
-        let sqlite = |source| StoreError::Sqlite {
+        let sqlite = |source: rusqlite::Error| StoreError::Sqlite {
             path: path.to_owned(),
-            source,
+            source: source.into(),
         };
         // An 8 MiB page cache keeps the hot b-tree pages of a busy crawl in memory (the
         // default 2 MiB made every insert re-read pages from the OS; 16 MiB cost 10 MB of
@@ -174,7 +174,7 @@ impl Writer {
     fn sqlite(&self, source: rusqlite::Error) -> StoreError {
         StoreError::Sqlite {
             path: self.path.clone(),
-            source,
+            source: source.into(),
         }
     }
 
@@ -370,7 +370,7 @@ impl Writer {
                         );
                         results.push(Err(StoreError::Batch {
                             path: path.clone(),
-                            source,
+                            source: source.into(),
                         }));
                     }
                 }
@@ -391,7 +391,7 @@ impl Writer {
             }
             Err(e) => {
                 tracing::error!(database = %self.path.display(), error = %e, "transaction rolled back");
-                let source = std::sync::Arc::new(e);
+                let source = std::sync::Arc::new(super::DbError::from(e));
                 for (_, reply) in group {
                     let _ = reply.send(Err(StoreError::Transaction {
                         path: self.path.clone(),

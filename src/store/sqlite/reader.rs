@@ -143,7 +143,7 @@ impl Reader {
     pub(super) fn sqlite(&self, source: rusqlite::Error) -> StoreError {
         StoreError::Sqlite {
             path: self.path.clone(),
-            source,
+            source: source.into(),
         }
     }
 

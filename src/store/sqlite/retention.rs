@@ -194,7 +194,7 @@ impl Reader {
             let _ = self.conn.execute_batch("ROLLBACK");
             StoreError::Sqlite {
                 path: self.path.clone(),
-                source,
+                source: source.into(),
             }
         })
     }
