@@ -244,7 +244,7 @@ fn store_all(
     depth: usize,
 ) -> anyhow::Result<(Tally, CommitReport, Duration, Duration)> {
     let runtime = tokio::runtime::Builder::new_current_thread().build()?;
-    let store = Store::open(db)?;
+    let store = runtime.block_on(Store::open(&feedcrawler::config::Database::Sqlite(db.to_owned())))?;
     let ids: Vec<i64> = runtime
         .block_on(store.sync_sources(source_specs(config)))?
         .into_iter()

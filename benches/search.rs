@@ -45,7 +45,7 @@ fn main() -> anyhow::Result<()> {
     anyhow::ensure!(sentences.len() > 100, "finews corpus not found or empty");
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("search.db");
-    feedcrawler::store::migrate(&path)?;
+    feedcrawler::store::migrate(&feedcrawler::config::Database::Sqlite(path.clone()))?;
     let mut conn = Connection::open(&path)?;
     conn.execute_batch("PRAGMA cache_size = -8192; PRAGMA synchronous = NORMAL;")?;
     println!(

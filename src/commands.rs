@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context;
-use feedcrawler::config::Config;
+use feedcrawler::config::{Config, Database};
 use feedcrawler::store::{self, Reader, Store};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -17,7 +17,7 @@ use super::ExportFormat;
 #[allow(clippy::too_many_arguments)] // the command's flags, passed on as they came
 pub(crate) fn search(
     config: &Config,
-    database: &Path,
+    database: &Database,
     query: String,
     limit: usize,
     since: Option<String>,
@@ -71,7 +71,7 @@ pub(crate) fn search(
 
 pub(crate) fn prune(
     config: &Config,
-    database: &Path,
+    database: &Database,
     dry_run: bool,
     vacuum: bool,
 ) -> anyhow::Result<ExitCode> {
@@ -86,7 +86,7 @@ pub(crate) fn prune(
         eprintln!(
             "feedcrawler: dry run: {} rows would be deleted from {}; nothing was changed",
             counts.total(),
-            database.display()
+            database
         );
         return Ok(ExitCode::SUCCESS);
     }
@@ -104,7 +104,7 @@ pub(crate) fn prune(
         None
     };
     let runtime = runtime()?;
-    let store = Store::open(database)?;
+    let store = runtime.block_on(Store::open(database))?;
     let report = runtime.block_on(retention::prune(&store, &config.retention, None))?;
     // The writer finishes (and indexes what it owes) before the summary is printed.
     store.close();
@@ -114,10 +114,15 @@ pub(crate) fn prune(
     let space = match report.space {
         SpaceReport::Returned { bytes } => format!("{:.1} MiB given back to the file system", mib(bytes)),
         SpaceReport::Reusable { .. } if vacuum => {
-            let size = |p: &Path| std::fs::metadata(p).map_or(0, |m| m.len());
-            let before = size(database);
+            let size = || {
+                database
+                    .sqlite_path()
+                    .and_then(|p| std::fs::metadata(p).ok())
+                    .map_or(0, |m| m.len())
+            };
+            let before = size();
             store::vacuum(database)?;
-            format!("VACUUM: {:.1} MiB → {:.1} MiB", mib(before), mib(size(database)))
+            format!("VACUUM: {:.1} MiB → {:.1} MiB", mib(before), mib(size()))
         }
         SpaceReport::Reusable { bytes } => format!(
             "{:.1} MiB free inside the file, reused by new rows; to shrink the file, stop the \
@@ -128,7 +133,7 @@ pub(crate) fn prune(
     eprintln!(
         "feedcrawler: pruned {} rows from {}; {space}",
         report.counts.total(),
-        database.display()
+        database
     );
     Ok(ExitCode::SUCCESS)
 }
@@ -224,7 +229,7 @@ pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("cannot start the async runtime")
 }
 
-pub(crate) fn run_daemon(config: &Config, database: &Path) -> anyhow::Result<ExitCode> {
+pub(crate) fn run_daemon(config: &Config, database: &Database) -> anyhow::Result<ExitCode> {
     let runtime = runtime()?;
     // Signals first: a SIGTERM that arrives while the database is claimed and migrated is
     // a graceful stop as soon as the daemon runs, not the default death by signal.
@@ -241,7 +246,7 @@ pub(crate) fn run_daemon(config: &Config, database: &Path) -> anyhow::Result<Exi
         }
         Err(e) => return Err(e.into()),
     };
-    let store = Arc::new(Store::open(database)?);
+    let store = Arc::new(runtime.block_on(Store::open(database))?);
     runtime.block_on(async {
         feedcrawler::daemon::run(config.path.clone(), config.clone(), store, control).await?;
         anyhow::Ok(())
@@ -252,9 +257,9 @@ pub(crate) fn run_daemon(config: &Config, database: &Path) -> anyhow::Result<Exi
     Ok(ExitCode::SUCCESS)
 }
 
-pub(crate) fn once(config: &Config, database: &Path) -> anyhow::Result<ExitCode> {
+pub(crate) fn once(config: &Config, database: &Database) -> anyhow::Result<ExitCode> {
     let runtime = runtime()?;
-    let store = Arc::new(Store::open(database)?);
+    let store = Arc::new(runtime.block_on(Store::open(database))?);
     let progress = if std::io::stderr().is_terminal() {
         let bar = ProgressBar::new(0);
         bar.set_style(
@@ -304,7 +309,7 @@ pub(crate) fn once(config: &Config, database: &Path) -> anyhow::Result<ExitCode>
 
 pub(crate) fn print_check(config: &Config) {
     println!("config {}: ok", config.path.display());
-    println!("database {}", config.daemon.database.display());
+    println!("database {}", config.daemon.database);
     println!("timezone {}", config.daemon.timezone);
     let keep = |d: Option<std::time::Duration>| {
         d.map_or("for ever".to_owned(), |d| {

@@ -196,7 +196,7 @@ fn print_man() -> ExitCode {
 }
 
 fn run(command: Command, config: &Config) -> anyhow::Result<ExitCode> {
-    let database = config.daemon.database.as_path();
+    let database = &config.daemon.database;
     match command {
         Command::Check => {
             print_check(config);
@@ -204,7 +204,7 @@ fn run(command: Command, config: &Config) -> anyhow::Result<ExitCode> {
         }
         Command::Migrate => {
             let version = store::migrate(database)?;
-            println!("{}: schema version {version}", database.display());
+            println!("{database}: schema version {version}");
             Ok(ExitCode::SUCCESS)
         }
         Command::Once => once(config, database),

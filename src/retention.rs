@@ -6,7 +6,6 @@
 //! start-up and then every [`PRUNE_EVERY`] ([`Schedule`]); a failed prune is tried again
 //! after [`RETRY_AFTER`].
 
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -37,7 +36,10 @@ pub fn policy(config: &RetentionConfig, now: DateTime<Utc>) -> RetentionPolicy {
 }
 
 /// What a prune of `database` would delete now, without deleting anything (`--dry-run`).
-pub fn dry_run(database: &Path, config: &RetentionConfig) -> Result<PruneCounts, StoreError> {
+pub fn dry_run(
+    database: &crate::config::Database,
+    config: &RetentionConfig,
+) -> Result<PruneCounts, StoreError> {
     Reader::open(database)?.prune_counts(&policy(config, Utc::now()))
 }
 

@@ -1631,7 +1631,7 @@ property!(config_round_trip, config_round_trip_long, 128, (
         .map_err(|e| TestCaseError::fail(format!("{e}\n{text}")))?;
     let secs = Duration::from_secs;
     prop_assert_eq!(c.daemon.timezone.name(), g.timezone);
-    prop_assert_eq!(c.daemon.database.as_path(), Path::new("/etc/feedcrawler/db/feed.db"));
+    prop_assert_eq!(c.daemon.database.sqlite_path().expect("a SQLite path"), Path::new("/etc/feedcrawler/db/feed.db"));
     prop_assert_eq!(&c.http.user_agent, &g.user_agent);
     prop_assert_eq!(c.http.timeout, secs(g.timeout.0));
     prop_assert_eq!(c.http.connect_timeout, secs(g.timeout.0));

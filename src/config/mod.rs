@@ -9,6 +9,7 @@
 //! and never touches the network.
 
 mod checks;
+mod database;
 mod error;
 mod notify;
 mod raw;
@@ -31,6 +32,7 @@ use chrono_tz::Tz;
 use regex::Regex;
 use url::Url;
 
+pub use database::{Database, PostgresTarget};
 pub use error::ConfigError;
 pub use notify::{DEFAULT_NOTIFY_TIMEOUT, NotifyConfig, NotifyTarget};
 use raw::RawConfig;
@@ -102,8 +104,9 @@ pub struct Config {
 /// `[daemon]`.
 #[derive(Debug, Clone)]
 pub struct DaemonConfig {
-    /// The SQLite database; a relative path is resolved against the config file's folder.
-    pub database: PathBuf,
+    /// The database: a SQLite file (a relative path is resolved against the config file's
+    /// folder) or a PostgreSQL database.
+    pub database: Database,
     /// How to read dates that carry no offset (default `Asia/Shanghai`).
     pub timezone: Tz,
     /// The log format (default text).
@@ -533,7 +536,7 @@ pub struct JekyllConfig {
 impl Default for DaemonConfig {
     fn default() -> Self {
         DaemonConfig {
-            database: PathBuf::from(DEFAULT_DATABASE),
+            database: Database::Sqlite(PathBuf::from(DEFAULT_DATABASE)),
             timezone: Tz::Asia__Shanghai,
             log_format: LogFormat::Text,
         }

@@ -30,7 +30,10 @@ fn fails(text: &str, line: usize, key: &str) -> String {
 #[test]
 fn defaults() {
     let c = parse("").unwrap();
-    assert_eq!(c.daemon.database, PathBuf::from(DEFAULT_DATABASE));
+    assert_eq!(
+        c.daemon.database,
+        Database::Sqlite(PathBuf::from(DEFAULT_DATABASE))
+    );
     assert_eq!(c.daemon.timezone, Tz::Asia__Shanghai);
     assert_eq!(c.daemon.log_format, LogFormat::Text);
     assert_eq!(c.http.user_agent, DEFAULT_USER_AGENT);
@@ -100,7 +103,7 @@ fn example_file_loads() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/feedcrawler.toml");
     let c = Config::load(&path).unwrap_or_else(|e| panic!("{e}"));
     let dir = normalize_path(&std::path::absolute(path.parent().unwrap()).unwrap());
-    assert_eq!(c.daemon.database, dir.join("feedcrawler.db"));
+    assert_eq!(c.daemon.database, Database::Sqlite(dir.join("feedcrawler.db")));
     assert!(c.metrics.is_some() && !c.hosts.is_empty() && c.warnings.is_empty());
     for kind in [
         SourceKind::Feed,
@@ -212,7 +215,10 @@ fn relative_paths_resolve_against_the_config_folder() {
     let text = "[daemon]\ndatabase = \"../data/fc.db\"\n[[source]]\nname = \"s\"\nurl = \"file:samples/a b.xml\"\n\
                 [[source]]\nname = \"t\"\nurl = \"file:///srv/x.xml\"\n";
     let c = parse(text).unwrap();
-    assert_eq!(c.daemon.database, PathBuf::from("/etc/data/fc.db"));
+    assert_eq!(
+        c.daemon.database,
+        Database::Sqlite(PathBuf::from("/etc/data/fc.db"))
+    );
     assert_eq!(
         c.sources[0].url.as_ref().unwrap().as_str(),
         "file:///etc/fc/samples/a%20b.xml"

@@ -18,9 +18,9 @@ use super::raw::{
 };
 use super::{
     ArticleSelectors, Config, ConfigError, DEFAULT_MAX_ITEMS, DEFAULT_METRICS_LISTEN,
-    DETAIL_URL_PLACEHOLDERS, DaemonConfig, DedupConfig, ExportConfig, HostConfig, HtmlListConfig, HttpConfig,
-    JekyllConfig, JsonFields, JsonListConfig, MetricsConfig, RESOLVE_PLACEHOLDERS, RateLimitConfig,
-    ScheduleConfig, ShareConfig, SourceConfig, SourceKind,
+    DETAIL_URL_PLACEHOLDERS, DaemonConfig, Database, DedupConfig, ExportConfig, HostConfig, HtmlListConfig,
+    HttpConfig, JekyllConfig, JsonFields, JsonListConfig, MetricsConfig, RESOLVE_PLACEHOLDERS,
+    RateLimitConfig, ScheduleConfig, ShareConfig, SourceConfig, SourceKind,
 };
 
 /// The result of validating one value or table.
@@ -153,7 +153,9 @@ impl Ctx<'_> {
         let sec = self.sec("[daemon]");
         let mut d = DaemonConfig::default();
         if let Some(v) = &r.database {
-            d.database = self.resolve_path(&sec.nonempty("database", v)?);
+            let value = sec.nonempty("database", v)?;
+            d.database = Database::parse(&value, |p| self.resolve_path(p))
+                .map_err(|e| sec.err(v.span(), "database", e))?;
         }
         if let Some(v) = &r.timezone {
             d.timezone = sec.timezone("timezone", v)?;

@@ -1,13 +1,23 @@
 //! The database behind a narrow interface: the only module that speaks SQL.
 //!
-//! Writes go through one writer thread that owns the SQLite connection ([`Store`]); callers
-//! hand it whole [`FetchBatch`]es over a bounded channel and await the [`CommitReport`].
-//! The writer groups the batches that are waiting into one transaction, so an article is
-//! either wholly stored or not at all, and a busy crawl pays for few commits. Reads for the
-//! command line ([`Reader`]) use their own connection: in WAL mode they never block the
-//! writer. A PostgreSQL backend would be another implementation of these same calls.
+//! Two engines stand behind the same calls ([`Store`] for the crawl's writes and work
+//! queues, [`Reader`] for the command line's reads); every type they take and return is
+//! ours. Callers hand [`Store`] requests ([`Command`]s) over a bounded channel and await
+//! the answer:
+//! - SQLite (a file; the default): one writer thread owns the connection and groups the
+//!   batches that are waiting into one transaction, so an article is either wholly stored
+//!   or not at all and a busy crawl pays for few commits. Readers use their own
+//!   connections: in WAL mode they never block the writer.
+//! - PostgreSQL (`postgres://…`): a task answers each request on a pooled connection, many
+//!   at a time; several daemons share the database, each polling the hosts it leases
+//!   ([`Store::lease_hosts`]).
+//!
+//! What both engines share is above the SQL: the §6 merge of two copies
+//! ([`crate::merge`]) and identity rules ([`crate::dedup`]).
 
 mod notify;
+mod postgres;
+mod reader;
 mod retention;
 mod sqlite;
 
@@ -18,12 +28,14 @@ use std::thread::JoinHandle;
 use chrono::{DateTime, Utc};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::config::Database;
 use crate::fetch::{Attempt, Validators};
 use crate::normalize::Article;
 
 pub use notify::{NotificationJob, NotificationState, NotificationUpdate, NotifyCounts, NotifyRouter};
+pub use reader::Reader;
 pub use retention::{PruneCounts, PruneReport, RetentionPolicy, SpaceReport, vacuum};
-pub use sqlite::{ArticleFilter, ArticleRecord, Cell, QueueCounts, Reader, SourceSummary};
+pub use sqlite::{ArticleFilter, ArticleRecord, Cell, QueueCounts, SourceSummary};
 
 /// What the database engine (SQLite or PostgreSQL) said, as it said it: our own type, so
 /// that no caller depends on a driver's error.
@@ -470,6 +482,30 @@ enum Command {
         oneshot::Sender<Result<retention::StepDone, StoreError>>,
     ),
     ScheduleFirstPolls(Vec<(i64, DateTime<Utc>)>, oneshot::Sender<Result<(), StoreError>>),
+    LeaseHosts(LeaseRequest, oneshot::Sender<Result<LeaseGrant, StoreError>>),
+    ReleaseHosts(String, oneshot::Sender<Result<(), StoreError>>),
+}
+
+/// A daemon's claim on the hosts of its sources, renewed on a timer
+/// ([`Store::lease_hosts`]).
+#[derive(Clone, Debug)]
+pub struct LeaseRequest {
+    /// This daemon's id, unique in the cluster (`host:pid:random`).
+    pub daemon: String,
+    /// Every host (lower-case, without port) of this daemon's enabled sources.
+    pub hosts: Vec<String>,
+    /// How long a lease lasts without renewal: a daemon that dies loses its hosts after it.
+    pub period: std::time::Duration,
+}
+
+/// The hosts a daemon may poll until its next renewal.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LeaseGrant {
+    /// The hosts held; `None` when the database is not shared (SQLite, claimed by one
+    /// daemon through [`DaemonLock`]): every host.
+    pub held: Option<HashSet<String>>,
+    /// Daemons alive in the cluster, this one included.
+    pub daemons: usize,
 }
 
 /// The question of [`Store::due_share_links`].
@@ -483,9 +519,11 @@ struct DueShareLinks {
 /// slow disk pushes back on the fetchers instead of filling memory.
 const QUEUE_DEPTH: usize = 64;
 
-/// The handle to the writer thread. Cheap to share by reference; dropping it (or
-/// [`Store::close`]) lets the writer finish what is queued and stop.
+/// The handle to the database's writer (SQLite's thread, or PostgreSQL's task). Cheap to
+/// share by reference; dropping it (or [`Store::close`]) lets the writer finish what is
+/// queued and stop.
 pub struct Store {
+    /// The database as errors name it (a file, or `postgres://user@host/db`).
     path: PathBuf,
     sender: Option<mpsc::Sender<Command>>,
     writer: Option<JoinHandle<()>>,
@@ -493,22 +531,35 @@ pub struct Store {
 
 impl Store {
     /// Opens (creating if needed) the database, applies pending migrations and starts the
-    /// writer thread.
-    pub fn open(path: &Path) -> Result<Store, StoreError> {
-        let writer = sqlite::Writer::open(path)?;
+    /// writer. PostgreSQL's writer is a task of the current tokio runtime.
+    pub async fn open(database: &Database) -> Result<Store, StoreError> {
         let (sender, receiver) = mpsc::channel(QUEUE_DEPTH);
-        let handle = std::thread::Builder::new()
-            .name("feedcrawler-writer".into())
-            .spawn(move || writer.run(receiver))
-            .map_err(|e| StoreError::Migration {
-                path: path.to_owned(),
-                message: format!("cannot start the writer thread: {e}"),
-            })?;
-        Ok(Store {
-            path: path.to_owned(),
-            sender: Some(sender),
-            writer: Some(handle),
-        })
+        match database {
+            Database::Sqlite(path) => {
+                let writer = sqlite::Writer::open(path)?;
+                let handle = std::thread::Builder::new()
+                    .name("feedcrawler-writer".into())
+                    .spawn(move || writer.run(receiver))
+                    .map_err(|e| StoreError::Migration {
+                        path: path.to_owned(),
+                        message: format!("cannot start the writer thread: {e}"),
+                    })?;
+                Ok(Store {
+                    path: path.to_owned(),
+                    sender: Some(sender),
+                    writer: Some(handle),
+                })
+            }
+            Database::Postgres(target) => {
+                let writer = postgres::Writer::open(target).await?;
+                tokio::spawn(writer.run(receiver));
+                Ok(Store {
+                    path: PathBuf::from(target.to_string()),
+                    sender: Some(sender),
+                    writer: None,
+                })
+            }
+        }
     }
 
     /// Makes the `sources` table match the config: new sources inserted, changed ones
@@ -575,6 +626,23 @@ impl Store {
         answer.await.map_err(|_| self.gone())?
     }
 
+    /// Takes, renews and gives back host leases: the hosts this daemon may poll until its
+    /// next call (every `period / 3`). On a shared database the hosts are spread evenly
+    /// over the daemons alive; a daemon's hosts go to the others once its leases expire.
+    pub async fn lease_hosts(&self, request: LeaseRequest) -> Result<LeaseGrant, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Command::LeaseHosts(request, reply)).await?;
+        answer.await.map_err(|_| self.gone())?
+    }
+
+    /// Gives back every host lease of `daemon` (a graceful stop), so that the others take
+    /// its hosts at once instead of after the lease period.
+    pub async fn release_hosts(&self, daemon: String) -> Result<(), StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Command::ReleaseHosts(daemon, reply)).await?;
+        answer.await.map_err(|_| self.gone())?
+    }
+
     /// Commits one poll's results in one transaction.
     pub async fn commit(&self, batch: FetchBatch) -> Result<CommitReport, StoreError> {
         let (reply, answer) = oneshot::channel();
@@ -617,15 +685,21 @@ impl Drop for Store {
 }
 
 /// Queues share links as `pending` (for `feedcrawler add-link`, from any process: the
-/// daemon's writer and this one take turns through SQLite's locking). Each link comes with
-/// its infoCode, if one was found. Returns how many were not queued before.
-pub fn add_share_links(path: &Path, links: &[(String, Option<String>)]) -> Result<usize, StoreError> {
-    sqlite::Writer::open(path)?.add_share_links(links)
+/// daemon's writer and this one take turns through the database's locking). Each link
+/// comes with its infoCode, if one was found. Returns how many were not queued before.
+pub fn add_share_links(database: &Database, links: &[(String, Option<String>)]) -> Result<usize, StoreError> {
+    match database {
+        Database::Sqlite(path) => sqlite::Writer::open(path)?.add_share_links(links),
+        Database::Postgres(target) => postgres::add_share_links(target, links),
+    }
 }
 
 /// Applies pending migrations and returns the schema version (for `feedcrawler migrate`).
-pub fn migrate(path: &Path) -> Result<usize, StoreError> {
-    sqlite::Writer::open(path).map(|w| w.schema_version())
+pub fn migrate(database: &Database) -> Result<usize, StoreError> {
+    match database {
+        Database::Sqlite(path) => sqlite::Writer::open(path).map(|w| w.schema_version()),
+        Database::Postgres(target) => postgres::migrate(target),
+    }
 }
 
 /// The claim of one daemon on one database, held until it is dropped (or the process ends,
@@ -634,9 +708,12 @@ pub fn migrate(path: &Path) -> Result<usize, StoreError> {
 /// Two daemons on one database would poll every source twice and race for the share
 /// queue. `once`, `add-link`, `search` and `export` take no claim: they work beside a
 /// running daemon through SQLite's own locking.
+///
+/// A PostgreSQL database is meant to be shared: daemons divide its work through host
+/// leases, and the claim there holds nothing.
 #[derive(Debug)]
 pub struct DaemonLock {
-    _file: std::fs::File,
+    _file: Option<std::fs::File>,
 }
 
 impl DaemonLock {
@@ -648,7 +725,14 @@ impl DaemonLock {
     }
 
     /// Claims `database` for this process, or says which process holds it.
-    pub fn acquire(database: &Path) -> Result<DaemonLock, StoreError> {
+    pub fn acquire(database: &Database) -> Result<DaemonLock, StoreError> {
+        match database {
+            Database::Sqlite(path) => Self::acquire_file(path),
+            Database::Postgres(_) => Ok(DaemonLock { _file: None }),
+        }
+    }
+
+    fn acquire_file(database: &Path) -> Result<DaemonLock, StoreError> {
         use std::io::{Read, Seek, Write};
         let path = Self::path_for(database);
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
@@ -684,6 +768,6 @@ impl DaemonLock {
         file.rewind().map_err(io)?;
         writeln!(file, "{}", std::process::id()).map_err(io)?;
         file.flush().map_err(io)?;
-        Ok(DaemonLock { _file: file })
+        Ok(DaemonLock { _file: Some(file) })
     }
 }

@@ -15,8 +15,11 @@ use super::{Command, Store, StoreError};
 
 /// Rewrites the database without its free pages (`VACUUM`), for `prune --vacuum`. The caller
 /// holds the [`DaemonLock`](super::DaemonLock): the rewrite blocks every writer meanwhile.
-pub fn vacuum(path: &std::path::Path) -> Result<(), StoreError> {
-    super::sqlite::Writer::open(path)?.vacuum()
+pub fn vacuum(database: &crate::config::Database) -> Result<(), StoreError> {
+    match database {
+        crate::config::Database::Sqlite(path) => super::sqlite::Writer::open(path)?.vacuum(),
+        crate::config::Database::Postgres(target) => super::postgres::vacuum(target),
+    }
 }
 
 /// What `[retention]` asks to delete, as absolute limits at the moment of the prune.

@@ -257,6 +257,16 @@ impl Writer {
                 Command::Prune(step, reply) => {
                     let _ = reply.send(self.prune_step(step).map_err(|e| self.sqlite(e)));
                 }
+                // A SQLite file has one daemon (the DaemonLock): every host is its own.
+                Command::LeaseHosts(_, reply) => {
+                    let _ = reply.send(Ok(super::LeaseGrant {
+                        held: None,
+                        daemons: 1,
+                    }));
+                }
+                Command::ReleaseHosts(_, reply) => {
+                    let _ = reply.send(Ok(()));
+                }
             }
             self.committed();
             // Under sustained load the channel is never empty, so the delay is also checked

@@ -284,7 +284,11 @@ mod tests {
         }
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("t.db");
-        let store = Arc::new(Store::open(&path).expect("open"));
+        let store = Arc::new(
+            Store::open(&crate::config::Database::Sqlite(path.clone()))
+                .await
+                .expect("open"),
+        );
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let next = Arc::new(std::sync::atomic::AtomicUsize::new(1));
         let mut writers = Vec::new();
