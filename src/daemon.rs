@@ -18,11 +18,12 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, SourceConfig};
 use crate::crawl::{self, CrawlError, PollContext, PollReport};
+use crate::lease::HostLeases;
 use crate::metrics::{self, Metrics, MetricsError};
 use crate::scheduler::{self, DueQueue};
 use crate::service::{self, Control};
 use crate::share::{self, ShareRound};
-use crate::store::{Reader, SourceState, Store, StoreError};
+use crate::store::{LeaseRequest, Reader, SourceState, Store, StoreError};
 
 /// How long polls in flight may take to finish after SIGTERM.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -78,6 +79,8 @@ struct Daemon {
     notify_worker: crate::notify::Worker,
     /// `[retention]`: pruned at start-up, then daily.
     retention: crate::retention::Schedule,
+    /// The hosts this daemon may poll (all of them unless the database is shared).
+    leases: Arc<HostLeases>,
 }
 
 /// Runs the daemon until `control` says stop (or closes). `config_path` is re-read on
@@ -110,6 +113,12 @@ pub async fn run(
         requests_stop.clone(),
     )?;
     let retention = crate::retention::Schedule::new(&metrics);
+    let leases = Arc::new(if context.config.daemon.database.is_shared() {
+        HostLeases::for_daemon(context.config.daemon.lease_period)
+    } else {
+        HostLeases::unrestricted()
+    });
+    context.fetcher.politeness().set_leases(Arc::clone(&leases));
     let mut daemon = Daemon {
         config_path,
         context,
@@ -126,8 +135,16 @@ pub async fn run(
         database_backoff: None,
         notify_worker: crate::notify::Worker::default(),
         retention,
+        leases,
     };
     daemon.apply_config().await?;
+    if !daemon.leases.is_unrestricted() {
+        tracing::info!(
+            daemon = daemon.leases.daemon(),
+            "sharing the database: polling the hosts leased to this daemon"
+        );
+        daemon.renew_leases().await;
+    }
     service::ready(&daemon.status_line());
     tracing::info!(sources = daemon.queue.len(), "daemon started");
 
@@ -149,6 +166,10 @@ impl Daemon {
             tokio::time::interval(service::watchdog_interval().map_or(HOUSEKEEPING, |w| w.min(HOUSEKEEPING)));
         housekeeping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut forget = tokio::time::interval(FORGET_IDLE_HOSTS);
+        let shared = !self.leases.is_unrestricted();
+        let mut renew = tokio::time::interval(self.leases.renew_every().min(Duration::from_secs(3600)));
+        renew.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        renew.reset();
         let max_polls = crate::crawl::polls_in_flight(&self.context.config);
         loop {
             let next_due = self.queue.next_due();
@@ -175,6 +196,7 @@ impl Daemon {
                     self.start_due(max_polls);
                 }
                 _ = housekeeping.tick() => self.housekeeping(),
+                _ = renew.tick(), if shared => self.renew_leases().await,
                 _ = forget.tick() => self.context.fetcher.politeness().forget_idle(),
             }
         }
@@ -272,6 +294,56 @@ impl Daemon {
         Ok(())
     }
 
+    /// Renews this daemon's host leases; hosts it gained are treated as just asked (their
+    /// rate holds across the handover) and their sources' stored schedules are read again
+    /// (the daemon that held them polled them meanwhile).
+    async fn renew_leases(&mut self) {
+        let request = LeaseRequest {
+            daemon: self.leases.daemon().to_owned(),
+            hosts: crate::lease::source_hosts(&self.context.config),
+            period: self.leases.period(),
+        };
+        let grant = match self.context.store.lease_hosts(request).await {
+            Ok(grant) => grant,
+            Err(e) => {
+                // The leases stay trusted until shortly before they expire, then nothing is
+                // polled until a renewal succeeds.
+                tracing::warn!(error = %e, "cannot renew host leases");
+                return;
+            }
+        };
+        let change = self.leases.apply(grant);
+        for host in &change.acquired {
+            self.context.fetcher.politeness().assume_just_asked(host);
+        }
+        let (held, daemons) = self.leases.held();
+        self.metrics.set_leases(held.unwrap_or(0), daemons);
+        if change.is_empty() {
+            return;
+        }
+        tracing::info!(
+            acquired = ?change.acquired,
+            released = ?change.released,
+            held = held.unwrap_or(0),
+            daemons,
+            "host leases changed"
+        );
+        if !change.acquired.is_empty()
+            && let Err(e) = self.apply_config().await
+        {
+            tracing::warn!(error = %e, "cannot read the schedules of newly leased hosts");
+        }
+    }
+
+    /// Whether this daemon may poll `source` now (its host is leased to it). A source of
+    /// several hosts (share links) is left to the politeness gate, request by request.
+    fn may_poll(&self, source: &SourceConfig) -> bool {
+        match &source.url {
+            Some(url) => url.host_str().is_none_or(|host| self.leases.allows(host)),
+            None => true,
+        }
+    }
+
     fn start_due(&mut self, max_polls: usize) {
         let now = Utc::now();
         while self.polls.len() < max_polls {
@@ -283,6 +355,12 @@ impl Daemon {
             else {
                 continue;
             };
+            if !self.may_poll(&source) {
+                // Another daemon polls it; looked at again after the next renewal.
+                self.queue
+                    .schedule(&name, scheduler::after(now, self.leases.renew_every()));
+                continue;
+            }
             let context = self.context.clone();
             let task_name = name.clone();
             let handle = self.polls.spawn(async move {
@@ -446,6 +524,17 @@ impl Daemon {
     /// the rest: a dropped poll either committed whole or not at all.
     async fn drain(&mut self) {
         self.notify_worker.stop().await;
+        // Polls still running may finish; no new request goes out (requests_stop), and the
+        // hosts go to the other daemons at once rather than when the leases expire.
+        if !self.leases.is_unrestricted()
+            && let Err(e) = self
+                .context
+                .store
+                .release_hosts(self.leases.daemon().to_owned())
+                .await
+        {
+            tracing::warn!(error = %e, "cannot give back host leases; they expire by themselves");
+        }
         self.retention.stop().await;
         if let Some(worker) = self.share_worker.take() {
             // Links in progress are retried after the restart: their state is unchanged.

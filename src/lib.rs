@@ -22,6 +22,7 @@ pub mod extract;
 pub mod fetch;
 pub mod filter;
 pub mod html_bounds;
+pub mod lease;
 pub mod logging;
 pub mod merge;
 pub mod metrics;

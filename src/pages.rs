@@ -93,7 +93,10 @@ fn describe_failure(url: &Url, outcome: Result<Outcome, FetchError>) -> PageErro
                     error,
                     until: Some(until),
                 },
-                FetchError::ShuttingDown { .. } => PageError::Later { error, until: None },
+                // Left pending for the daemon that holds the host (or for the next run).
+                FetchError::ShuttingDown { .. } | FetchError::NotLeased { .. } => {
+                    PageError::Later { error, until: None }
+                }
                 FetchError::Refused { .. } => PageError::Refused(error),
                 _ => PageError::Fetch(error),
             }

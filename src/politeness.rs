@@ -17,6 +17,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, Rate};
+use crate::lease::HostLeases;
 
 /// A pause without `Retry-After` lasts this long (CONTRACT §6 *Pauses*).
 pub const DEFAULT_PAUSE: Duration = Duration::from_secs(60);
@@ -46,6 +47,11 @@ pub enum Refusal {
     },
     /// The process is shutting down: no new requests.
     ShuttingDown,
+    /// Another daemon of the cluster holds the host ([`crate::lease`]).
+    NotLeased {
+        /// The host.
+        host: String,
+    },
 }
 
 #[derive(Clone, Copy)]
@@ -172,6 +178,8 @@ pub struct Politeness {
     robots: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Option<RobotsEntry>>>>>,
     in_flight: Arc<Semaphore>,
     settings: RwLock<Settings>,
+    /// The hosts this process may ask (every host, unless it is one daemon of a cluster).
+    leases: RwLock<Arc<HostLeases>>,
 }
 
 fn quota(rate: Rate, burst: u32) -> Quota {
@@ -213,6 +221,40 @@ impl Politeness {
                 robots_agent: robots_agent(config),
                 concurrency,
             }),
+            leases: RwLock::new(Arc::new(HostLeases::unrestricted())),
+        }
+    }
+
+    /// From now on, requests go only to the hosts `leases` holds.
+    pub fn set_leases(&self, leases: Arc<HostLeases>) {
+        *self.leases.write().unwrap_or_else(PoisonError::into_inner) = leases;
+    }
+
+    fn leased(&self, host: &str) -> Result<(), Refusal> {
+        let leases = Arc::clone(&self.leases.read().unwrap_or_else(PoisonError::into_inner));
+        if leases.allows(host) {
+            Ok(())
+        } else {
+            Err(Refusal::NotLeased {
+                host: host.to_owned(),
+            })
+        }
+    }
+
+    /// A host just leased from another daemon is treated as if it had just been asked
+    /// (its tokens spent): the previous holder's last request may be a moment old, and the
+    /// host's rate holds across the handover.
+    pub fn assume_just_asked(&self, host: &str) {
+        let (quota, limiter) = self
+            .limiters
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .for_host(host);
+        let key = host.to_owned();
+        for _ in 0..quota.burst_size().get() {
+            if limiter.check_key(&key).is_err() {
+                break;
+            }
         }
     }
 
@@ -272,6 +314,7 @@ impl Politeness {
         );
         let mut last_sent = turn.lock().await;
         loop {
+            self.leased(host)?;
             if let Some(pause) = self.pause_of(host) {
                 let now = Instant::now();
                 if pause.until > now {
@@ -302,6 +345,8 @@ impl Politeness {
                 drop(permit);
                 continue;
             }
+            // So does a lease given away meanwhile.
+            self.leased(host)?;
             *last_sent = Some(Instant::now());
             return Ok(permit);
         }

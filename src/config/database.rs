@@ -145,7 +145,7 @@ mod tests {
         }
         assert_eq!(
             parse("postgresql://u@127.0.0.1/db").unwrap().to_string(),
-            "postgres://u@127.0.0.1/db"
+            "postgres://u@127.0.0.1:5432/db"
         );
         assert_eq!(
             parse("host=10.0.0.5 dbname=news user=crawler password=x")

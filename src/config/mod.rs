@@ -111,7 +111,17 @@ pub struct DaemonConfig {
     pub timezone: Tz,
     /// The log format (default text).
     pub log_format: LogFormat,
+    /// PostgreSQL: how long a daemon's host leases last without renewal (renewed every
+    /// third of it). A daemon that dies loses its hosts to the others after at most this.
+    pub lease_period: Duration,
 }
+
+/// The default `[daemon] lease_period`.
+pub const DEFAULT_LEASE_PERIOD: Duration = Duration::from_secs(30);
+
+/// The shortest `[daemon] lease_period`: renewals every third of it must fit between the
+/// database's answers.
+pub const MIN_LEASE_PERIOD: Duration = Duration::from_secs(3);
 
 /// `[daemon] log_format`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -539,6 +549,7 @@ impl Default for DaemonConfig {
             database: Database::Sqlite(PathBuf::from(DEFAULT_DATABASE)),
             timezone: Tz::Asia__Shanghai,
             log_format: LogFormat::Text,
+            lease_period: DEFAULT_LEASE_PERIOD,
         }
     }
 }

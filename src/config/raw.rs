@@ -36,6 +36,7 @@ pub(super) struct RawDaemon {
     pub(super) database: Option<Str>,
     pub(super) timezone: Option<Str>,
     pub(super) log_format: Option<Str>,
+    pub(super) lease_period: Option<Str>,
 }
 
 /// `[http]`.

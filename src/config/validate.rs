@@ -19,8 +19,8 @@ use super::raw::{
 use super::{
     ArticleSelectors, Config, ConfigError, DEFAULT_MAX_ITEMS, DEFAULT_METRICS_LISTEN,
     DETAIL_URL_PLACEHOLDERS, DaemonConfig, Database, DedupConfig, ExportConfig, HostConfig, HtmlListConfig,
-    HttpConfig, JekyllConfig, JsonFields, JsonListConfig, MetricsConfig, RESOLVE_PLACEHOLDERS,
-    RateLimitConfig, ScheduleConfig, ShareConfig, SourceConfig, SourceKind,
+    HttpConfig, JekyllConfig, JsonFields, JsonListConfig, MIN_LEASE_PERIOD, MetricsConfig,
+    RESOLVE_PLACEHOLDERS, RateLimitConfig, ScheduleConfig, ShareConfig, SourceConfig, SourceKind,
 };
 
 /// The result of validating one value or table.
@@ -165,6 +165,18 @@ impl Ctx<'_> {
                 .get_ref()
                 .parse()
                 .map_err(|m| sec.err(v.span(), "log_format", m))?;
+        }
+        d.lease_period = sec.duration("lease_period", &r.lease_period, d.lease_period)?;
+        if d.lease_period < MIN_LEASE_PERIOD {
+            let span = r.lease_period.as_ref().map(|v| v.span()).unwrap_or_default();
+            return Err(sec.err(
+                span,
+                "lease_period",
+                format!(
+                    "must be at least {} (leases are renewed every third of it)",
+                    humantime::format_duration(MIN_LEASE_PERIOD)
+                ),
+            ));
         }
         Ok(d)
     }

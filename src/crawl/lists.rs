@@ -92,7 +92,8 @@ pub(super) async fn poll_list(
                     Parsed::outcome(SourceOutcome::Deferred { until })
                 }
                 // Stopped before its request: due again as soon as the daemon is back.
-                Err(FetchError::ShuttingDown { .. }) => {
+                // …or its host went to another daemon: whoever holds it polls it.
+                Err(FetchError::ShuttingDown { .. } | FetchError::NotLeased { .. }) => {
                     Parsed::outcome(SourceOutcome::Deferred { until: now })
                 }
                 Err(e) => Parsed::failed(attempts.last().and_then(|a| a.status), e.to_string()),

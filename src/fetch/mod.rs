@@ -99,6 +99,15 @@ pub enum FetchError {
         /// The URL.
         url: String,
     },
+    /// The host is leased to another daemon of the cluster (or this daemon's leases were
+    /// not renewed in time); the request was not sent.
+    #[error("not requesting {url}: host {host} is polled by another daemon")]
+    NotLeased {
+        /// The URL.
+        url: String,
+        /// The host.
+        host: String,
+    },
     /// The HTTP client could not be built (bad user agent or header value in the config).
     #[error("cannot build the HTTP client: {0}")]
     Client(String),
@@ -349,6 +358,13 @@ impl Fetcher {
                             };
                             return (Err(error), moved_permanently);
                         }
+                        Err(Refusal::NotLeased { host }) => {
+                            let error = FetchError::NotLeased {
+                                url: current.to_string(),
+                                host,
+                            };
+                            return (Err(error), moved_permanently);
+                        }
                     };
                     let hop = self.request(&current, validators).await;
                     drop(permit);
@@ -444,7 +460,9 @@ impl Fetcher {
                     RobotsAnswer::NotFound
                 }
                 // Shutting down: nothing is stored, the next run fetches it.
-                Some(Err(FetchError::ShuttingDown { .. })) => return Err(true),
+                Some(Err(FetchError::ShuttingDown { .. } | FetchError::NotLeased { .. })) => {
+                    return Err(true);
+                }
                 _ => RobotsAnswer::Unavailable,
             };
             if matches!(answer, RobotsAnswer::Unavailable) {

@@ -120,6 +120,11 @@ impl Metrics {
         self.ops.set_sources(sources);
     }
 
+    /// Hosts leased to this daemon and daemons alive in its cluster (a shared database).
+    pub fn set_leases(&self, hosts: usize, daemons: usize) {
+        self.ops.set_leases(hosts, daemons);
+    }
+
     /// Owed work waiting: second requests (page jobs) and share links.
     pub fn set_work_queues(&self, page_jobs_pending: u64, share_links_pending: u64) {
         self.ops.set_queues(page_jobs_pending, share_links_pending);

@@ -35,6 +35,9 @@ pub(super) struct OperatorMetrics {
     sources: Mutex<Vec<SourceHealth>>,
     page_jobs_pending: AtomicU64,
     share_links_pending: AtomicU64,
+    /// Hosts leased to this daemon and daemons alive, plus one (0: not in a cluster).
+    leased_hosts: AtomicU64,
+    cluster_daemons: AtomicU64,
 }
 
 impl OperatorMetrics {
@@ -53,6 +56,11 @@ impl OperatorMetrics {
         *lock(&self.sources) = sources;
     }
 
+    pub(super) fn set_leases(&self, hosts: usize, daemons: usize) {
+        self.leased_hosts.store(hosts as u64 + 1, Ordering::Relaxed);
+        self.cluster_daemons.store(daemons as u64 + 1, Ordering::Relaxed);
+    }
+
     pub(super) fn set_queues(&self, page_jobs_pending: u64, share_links_pending: u64) {
         self.page_jobs_pending.store(page_jobs_pending, Ordering::Relaxed);
         self.share_links_pending
@@ -61,6 +69,21 @@ impl OperatorMetrics {
 
     /// Appends the families, in name order, in the text exposition format.
     pub(super) fn render(&self, out: &mut String) {
+        let gauge = |out: &mut String, name: &str, help: &str, value: u64| {
+            let _ = writeln!(out, "# HELP {name} {help}");
+            let _ = writeln!(out, "# TYPE {name} {GAUGE}");
+            let _ = writeln!(out, "{name} {value}");
+        };
+        // Only a daemon sharing a PostgreSQL database has leases.
+        let daemons = self.cluster_daemons.load(Ordering::Relaxed);
+        if daemons > 0 {
+            gauge(
+                out,
+                "feedcrawler_cluster_daemons",
+                "Daemons alive on the shared database at the last lease renewal, this one included.",
+                daemons - 1,
+            );
+        }
         let buckets = *lock(&self.buckets);
         let name = "feedcrawler_fetch_duration_seconds";
         let _ = writeln!(
@@ -79,11 +102,15 @@ impl OperatorMetrics {
         let _ = writeln!(out, "{name}_sum {sum}");
         let _ = writeln!(out, "{name}_count {cumulative}");
 
-        let gauge = |out: &mut String, name: &str, help: &str, value: u64| {
-            let _ = writeln!(out, "# HELP {name} {help}");
-            let _ = writeln!(out, "# TYPE {name} {GAUGE}");
-            let _ = writeln!(out, "{name} {value}");
-        };
+        let hosts = self.leased_hosts.load(Ordering::Relaxed);
+        if hosts > 0 {
+            gauge(
+                out,
+                "feedcrawler_leased_hosts",
+                "Hosts leased to this daemon: the only ones it polls.",
+                hosts - 1,
+            );
+        }
         gauge(
             out,
             "feedcrawler_page_jobs_pending",
