@@ -1,11 +1,14 @@
 //! Shared helpers for the integration tests: a local HTTP server with a
 //! route table, request recording, conditional GET, gzip and streamed
 //! bodies; and helpers that run the real `feedcrawler` binary against a
-//! config written into a temporary directory.
+//! config written into a temporary directory. [`pg`]: a throwaway
+//! PostgreSQL cluster for the PostgreSQL backend's tests.
 //!
 //! Each test binary (`tests/*.rs`) includes this file with `mod support;`
 //! and uses only part of it.
 #![allow(dead_code)]
+
+pub mod pg;
 
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
