@@ -68,7 +68,7 @@ fn world(server: &TestServer, engine: &Engine) -> String {
             east_money_page(
                 "股市早知道：三大指数集体高开",
                 &local,
-                Some("证券时报网"),
+                Some("证券日报网"),
                 "<p>沪深两市今日集体高开，银行板块领涨，成交额较昨日放大。</p>",
                 None,
             ),
@@ -130,7 +130,7 @@ fn conformance(engine: Engine) {
     assert_eq!(plain["category"], json!("kuaixun"));
 
     let full = by_title(&rows, "股市早知道：三大指数集体高开");
-    assert_eq!(full["media"], json!("证券时报网"), "the page's outlet");
+    assert_eq!(full["media"], json!("证券日报网"));
     assert!(
         full["content_text"]
             .as_str()

@@ -212,3 +212,53 @@ fn unit_verifies_cleanly() {
         eprintln!("systemd-analyze verify (other units):\n{text}");
     }
 }
+
+/// `systemd/feedcrawler@.service`, the template for several daemons on one PostgreSQL
+/// database: the same settings as the single unit except its description and the config
+/// it reads (`/etc/feedcrawler/%i.toml`), and an instance verifies cleanly.
+#[test]
+fn template_unit_is_the_unit_with_one_config_per_instance() {
+    let template_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("systemd/feedcrawler@.service");
+    let template = std::fs::read_to_string(&template_path).expect("read systemd/feedcrawler@.service");
+    let differing: Vec<(String, String)> = {
+        let single = settings(&unit_text());
+        let instance = settings(&template);
+        assert_eq!(single.len(), instance.len(), "the same number of settings");
+        single
+            .into_iter()
+            .zip(instance)
+            .filter(|(a, b)| a != b)
+            .map(|(a, b)| (format!("{}={}", a.0, a.1), format!("{}={}", b.0, b.1)))
+            .collect()
+    };
+    assert_eq!(
+        differing,
+        vec![
+            (
+                "Description=feedcrawler news feed crawler".to_owned(),
+                "Description=feedcrawler news feed crawler (%i, sharing a PostgreSQL database)".to_owned()
+            ),
+            (
+                "ExecStart=/usr/local/bin/feedcrawler --config /etc/feedcrawler/feedcrawler.toml run".to_owned(),
+                "ExecStart=/usr/local/bin/feedcrawler --config /etc/feedcrawler/%i.toml run".to_owned()
+            ),
+        ]
+    );
+    if !have_systemd_analyze() {
+        return;
+    }
+    let binary = env!("CARGO_BIN_EXE_feedcrawler");
+    let rewritten = template.replace("ExecStart=/usr/local/bin/feedcrawler ", &format!("ExecStart={binary} "));
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("feedcrawler@a.service");
+    std::fs::write(&copy, rewritten).unwrap();
+    let output = analyze(&["--no-pager", "verify", copy.to_str().expect("UTF-8 path")])
+        .expect("systemd-analyze ran a moment ago");
+    let text = combined(&output);
+    let ours: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("feedcrawler@") || l.contains(copy.to_str().unwrap()))
+        .collect();
+    assert!(ours.is_empty(), "systemd-analyze verify complains:\n{}", ours.join("\n"));
+    assert!(output.status.success(), "systemd-analyze verify failed:\n{text}");
+}
