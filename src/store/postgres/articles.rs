@@ -390,7 +390,13 @@ pub(super) async fn upsert_sighting(
         .await?;
     tx.execute(
         &stmt,
-        &[&article_id, &source_id, &article.entry_guid, &article.entry_url, &now],
+        &[
+            &article_id,
+            &source_id,
+            &article.entry_guid,
+            &article.entry_url,
+            &now,
+        ],
     )
     .await?;
     Ok(())

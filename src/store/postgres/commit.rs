@@ -159,14 +159,17 @@ async fn source_outcome(
     let polled_at = dates::format_utc(batch.polled_at);
     let next_poll_at = batch.next_poll_at.map(dates::format_utc);
     if let Some(moved_to) = &batch.moved_to {
-        let stmt = tx.prepare_cached("UPDATE sources SET url = $2 WHERE id = $1").await?;
+        let stmt = tx
+            .prepare_cached("UPDATE sources SET url = $2 WHERE id = $1")
+            .await?;
         tx.execute(&stmt, &[&source_id, moved_to]).await?;
     }
     if let Some(interval) = batch.poll_interval {
         let stmt = tx
             .prepare_cached("UPDATE sources SET poll_interval_secs = $2 WHERE id = $1")
             .await?;
-        tx.execute(&stmt, &[&source_id, &(interval.as_secs() as i64)]).await?;
+        tx.execute(&stmt, &[&source_id, &(interval.as_secs() as i64)])
+            .await?;
     }
     match outcome {
         SourceOutcome::Fetched { status, validators } => {
@@ -200,7 +203,8 @@ async fn source_outcome(
                      WHERE id = $1",
                 )
                 .await?;
-            tx.execute(&stmt, &[&source_id, &polled_at, &next_poll_at]).await?;
+            tx.execute(&stmt, &[&source_id, &polled_at, &next_poll_at])
+                .await?;
         }
         SourceOutcome::Deferred { .. } => {
             let stmt = tx
@@ -216,7 +220,8 @@ async fn source_outcome(
                      WHERE id = $1",
                 )
                 .await?;
-            tx.execute(&stmt, &[&source_id, &polled_at, &next_poll_at]).await?;
+            tx.execute(&stmt, &[&source_id, &polled_at, &next_poll_at])
+                .await?;
         }
         SourceOutcome::Gone { error } => {
             let stmt = tx
@@ -239,7 +244,13 @@ async fn source_outcome(
                 .await?;
             tx.execute(
                 &stmt,
-                &[&source_id, &polled_at, &next_poll_at, &status.map(i64::from), error],
+                &[
+                    &source_id,
+                    &polled_at,
+                    &next_poll_at,
+                    &status.map(i64::from),
+                    error,
+                ],
             )
             .await?;
         }

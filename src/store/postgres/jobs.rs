@@ -8,8 +8,8 @@ use super::articles::parse_utc;
 use super::{Pg, Shared, Tx, host_of};
 use crate::dates;
 use crate::store::{
-    DueShareLinks, NewPageJob, NewShareLink, PageJob, PageJobKind, PageJobUpdate, ShareLinkJob, ShareLinkUpdate,
-    ShareState, StoreError,
+    DueShareLinks, NewPageJob, NewShareLink, PageJob, PageJobKind, PageJobUpdate, ShareLinkJob,
+    ShareLinkUpdate, ShareState, StoreError,
 };
 
 /// Records the jobs; one per kind and article, so a job already recorded (pending, done or
@@ -216,7 +216,10 @@ fn held_param(shared: &Shared) -> Option<Vec<String>> {
 
 /// Share links due for work at `now` among the hosts held: pending ones whose retry time has
 /// come, and done ones due for a recheck at the `recheck` ages; at most `limit`.
-pub(super) async fn due_share_links(shared: &Shared, q: &DueShareLinks) -> Result<Vec<ShareLinkJob>, StoreError> {
+pub(super) async fn due_share_links(
+    shared: &Shared,
+    q: &DueShareLinks,
+) -> Result<Vec<ShareLinkJob>, StoreError> {
     let client = shared.client().await?;
     let held = held_param(shared);
     let now = dates::format_utc(q.now);
@@ -339,7 +342,10 @@ pub(super) async fn due_page_jobs(
 
 /// When the earliest pending row of `table` (`share_links` or `page_jobs`) among the hosts
 /// held may be tried (now, for one never tried); None when none is pending.
-pub(super) async fn next_attempt(shared: &Shared, table: &'static str) -> Result<Option<DateTime<Utc>>, StoreError> {
+pub(super) async fn next_attempt(
+    shared: &Shared,
+    table: &'static str,
+) -> Result<Option<DateTime<Utc>>, StoreError> {
     let client = shared.client().await?;
     let held = held_param(shared);
     let sql = format!(

@@ -103,6 +103,7 @@ pub(super) async fn release_hosts(shared: &Shared, daemon: &str) -> Result<(), S
             &[&daemon],
         )
         .await?;
-        tx.execute("DELETE FROM daemons WHERE id = $1", &[&daemon]).await?;
+        tx.execute("DELETE FROM daemons WHERE id = $1", &[&daemon])
+            .await?;
     })
 }

@@ -130,10 +130,11 @@ async fn backoff(tries: u32) {
 /// The lower-case host (no port) of a URL: the `host` of page jobs and share links, compared
 /// with the hosts of [`super::LeaseRequest`].
 fn host_of(url: &str) -> Option<String> {
-    url::Url::parse(url)
-        .ok()?
-        .host_str()
-        .map(|h| h.trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase())
+    url::Url::parse(url).ok()?.host_str().map(|h| {
+        h.trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_ascii_lowercase()
+    })
 }
 
 /// What the writer's tasks share.
@@ -242,7 +243,8 @@ impl Writer {
             path: path.clone(),
             source: DbError::new(message, false),
         };
-        let config: tokio_postgres::Config = target.conninfo().parse().map_err(|e: Pg| refuse(message(&e)))?;
+        let config: tokio_postgres::Config =
+            target.conninfo().parse().map_err(|e: Pg| refuse(message(&e)))?;
         let manager = Manager::from_config(
             config,
             NoTls,
@@ -363,9 +365,11 @@ pub(super) fn migrate(target: &PostgresTarget) -> Result<usize, StoreError> {
 /// running, PostgreSQL's VACUUM blocks no writer).
 pub(super) fn vacuum(target: &PostgresTarget) -> Result<(), StoreError> {
     blocking(target, |client| {
-        client.batch_execute("VACUUM (ANALYZE)").map_err(|e| StoreError::Sqlite {
-            path: PathBuf::from(target.to_string()),
-            source: db_error(&e),
-        })
+        client
+            .batch_execute("VACUUM (ANALYZE)")
+            .map_err(|e| StoreError::Sqlite {
+                path: PathBuf::from(target.to_string()),
+                source: db_error(&e),
+            })
     })
 }

@@ -36,7 +36,9 @@ pub(super) async fn queue_notifications(
 ) -> Result<(), Pg> {
     let source: Option<String> = match source_id {
         Some(id) => {
-            let stmt = tx.prepare_cached("SELECT name FROM sources WHERE id = $1").await?;
+            let stmt = tx
+                .prepare_cached("SELECT name FROM sources WHERE id = $1")
+                .await?;
             tx.query_opt(&stmt, &[&id]).await?.map(|r| r.get(0))
         }
         None => None,
@@ -132,7 +134,10 @@ pub(super) async fn due_notifications(
 }
 
 /// Records how deliveries ended, in one transaction, and gives up their claims.
-pub(super) async fn update_notifications(shared: &Shared, updates: &[NotificationUpdate]) -> Result<(), StoreError> {
+pub(super) async fn update_notifications(
+    shared: &Shared,
+    updates: &[NotificationUpdate],
+) -> Result<(), StoreError> {
     let now = dates::format_utc(Utc::now());
     in_transaction!(shared, |tx| {
         let update = tx

@@ -13,15 +13,16 @@ use super::{Pg, connect_sync, db_error};
 use crate::config::PostgresTarget;
 use crate::search::{SearchError, SearchHit, SearchRequest};
 use crate::store::{
-    ArticleFilter, ArticleRecord, Cell, NotifyCounts, PruneCounts, QueueCounts, RetentionPolicy, SourceSummary,
-    StoreError,
+    ArticleFilter, ArticleRecord, Cell, NotifyCounts, PruneCounts, QueueCounts, RetentionPolicy,
+    SourceSummary, StoreError,
 };
 
 /// Articles per round trip of an export: memory stays flat however many there are.
 const PAGE: i64 = 500;
 
 /// The sorted names of the sources that saw article `a` (a `text[]`).
-pub(super) const ARTICLE_SOURCES: &str = "(SELECT coalesce(array_agg(s.name ORDER BY s.name COLLATE \"C\"), '{}')
+pub(super) const ARTICLE_SOURCES: &str =
+    "(SELECT coalesce(array_agg(s.name ORDER BY s.name COLLATE \"C\"), '{}')
         FROM sightings g JOIN sources s ON s.id = g.source_id WHERE g.article_id = a.id)";
 
 /// The WHERE clause of an export; `$1` is `since`, `$2` the source name (each NULL = all).

@@ -28,7 +28,10 @@ pub(super) async fn prune_step(shared: &Shared, step: PruneStep) -> Result<StepD
         match &step {
             PruneStep::Bounds => {
                 let r = tx
-                    .query_one("SELECT coalesce(min(id), 0), coalesce(max(id), 0) FROM articles", &[])
+                    .query_one(
+                        "SELECT coalesce(min(id), 0), coalesce(max(id), 0) FROM articles",
+                        &[],
+                    )
                     .await?;
                 (done.min_article, done.max_article) = (r.get(0), r.get(1));
                 let r = tx
@@ -97,7 +100,10 @@ pub(super) async fn prune_step(shared: &Shared, step: PruneStep) -> Result<StepD
 }
 
 /// What a prune with `policy` would delete now, read in one snapshot (`prune --dry-run`).
-pub(super) fn prune_counts(client: &mut postgres::Client, policy: &RetentionPolicy) -> Result<PruneCounts, Pg> {
+pub(super) fn prune_counts(
+    client: &mut postgres::Client,
+    policy: &RetentionPolicy,
+) -> Result<PruneCounts, Pg> {
     let fetches_before = policy.fetches_before.map(crate::dates::format_utc);
     let articles_before = policy.articles_before.map(crate::dates::format_utc);
     let keep = policy.keep_revisions.map(i64::from);

@@ -19,10 +19,13 @@ pub(super) fn known_version() -> usize {
     MIGRATION_SQL.len()
 }
 
-const PREPARE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
-        version    INTEGER PRIMARY KEY,
-        applied_at TEXT NOT NULL
-    )";
+/// Creates the record of migrations on a new database. (Not `CREATE TABLE IF NOT EXISTS`:
+/// its NOTICE on every existing database would be logged by the driver at each start.)
+const PREPARE: &str = "DO $$ BEGIN
+        IF to_regclass('schema_migrations') IS NULL THEN
+            CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL);
+        END IF;
+    END $$";
 const FOUND: &str = "SELECT coalesce(max(version), 0) FROM schema_migrations";
 const RECORD: &str = "INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)";
 
@@ -68,7 +71,10 @@ pub(super) async fn migrate_async(
 
 /// Applies pending migrations with the blocking client (`feedcrawler migrate`); returns the
 /// schema version.
-pub(super) fn migrate_sync(client: &mut postgres::Client, target: &PostgresTarget) -> Result<usize, StoreError> {
+pub(super) fn migrate_sync(
+    client: &mut postgres::Client,
+    target: &PostgresTarget,
+) -> Result<usize, StoreError> {
     let now = crate::dates::format_utc(chrono::Utc::now());
     let fail = |e: postgres::Error| failed(target, &e);
     let mut tx = client.transaction().map_err(fail)?;

@@ -14,7 +14,10 @@ use crate::store::{SourceSpec, SourceState, StoreError};
 /// Makes the `sources` table match the config, as SQLite does: every source disabled, then
 /// each configured one upserted (an unchanged config entry keeps what the crawler learned:
 /// validators, a moved URL, a 410's disabling; a changed one starts afresh).
-pub(super) async fn sync_sources(shared: &Shared, specs: &[SourceSpec]) -> Result<Vec<SourceState>, StoreError> {
+pub(super) async fn sync_sources(
+    shared: &Shared,
+    specs: &[SourceSpec],
+) -> Result<Vec<SourceState>, StoreError> {
     in_transaction!(shared, |tx| {
         // Sources no longer configured stop being polled; their articles stay.
         tx.execute("UPDATE sources SET enabled = 0 WHERE enabled <> 0", &[])
@@ -77,7 +80,10 @@ pub(super) async fn sync_sources(shared: &Shared, specs: &[SourceSpec]) -> Resul
 }
 
 /// Records when never-scheduled sources are first due; a time already there is left alone.
-pub(super) async fn schedule_first_polls(shared: &Shared, due: &[(i64, DateTime<Utc>)]) -> Result<(), StoreError> {
+pub(super) async fn schedule_first_polls(
+    shared: &Shared,
+    due: &[(i64, DateTime<Utc>)],
+) -> Result<(), StoreError> {
     in_transaction!(shared, |tx| {
         let update = tx
             .prepare_cached("UPDATE sources SET next_poll_at = $2 WHERE id = $1 AND next_poll_at IS NULL")

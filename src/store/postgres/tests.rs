@@ -14,9 +14,7 @@ use crate::dates::{ParsedDate, Precision};
 use crate::normalize::{Article, Content};
 use crate::search::SearchRequest;
 use crate::sources::ContentRank;
-use crate::store::{
-    ArticleFilter, Cell, FetchBatch, LeaseRequest, NotifyRouter, Reader, SourceSpec, Store,
-};
+use crate::store::{ArticleFilter, Cell, FetchBatch, LeaseRequest, NotifyRouter, Reader, SourceSpec, Store};
 
 /// A fresh, empty database on the test server; None (and a message) without one.
 async fn fresh_database(test: &str) -> Option<Database> {
@@ -40,7 +38,9 @@ async fn fresh_database(test: &str) -> Option<Database> {
     } else {
         format!("{base} dbname={name}")
     };
-    Some(Database::Postgres(PostgresTarget::parse(&conninfo).expect("target")))
+    Some(Database::Postgres(
+        PostgresTarget::parse(&conninfo).expect("target"),
+    ))
 }
 
 fn spec(name: &str) -> SourceSpec {
@@ -102,7 +102,9 @@ fn read<T: Send>(database: &Database, work: impl FnOnce(&Reader) -> T + Send) ->
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_batch_is_stored_and_read_back() {
-    let Some(db) = fresh_database("roundtrip").await else { return };
+    let Some(db) = fresh_database("roundtrip").await else {
+        return;
+    };
     let store = Store::open(&db).await.expect("open");
     let sources = store.sync_sources(vec![spec("a")]).await.expect("sync");
     let report = store
@@ -118,14 +120,20 @@ async fn a_batch_is_stored_and_read_back() {
     assert_eq!(report.new_articles, 2);
     // The same copies again change nothing.
     let again = store
-        .commit(batch(sources[0].id, vec![article("url:one", "第一篇", "股市今天上涨", None)]))
+        .commit(batch(
+            sources[0].id,
+            vec![article("url:one", "第一篇", "股市今天上涨", None)],
+        ))
         .await
         .expect("commit again");
     assert_eq!(again.unchanged_articles, 1);
 
     let mut rows = Vec::new();
     read(&db, |reader| {
-        assert_eq!(reader.count_articles(&ArticleFilter::default()).expect("count"), 2);
+        assert_eq!(
+            reader.count_articles(&ArticleFilter::default()).expect("count"),
+            2
+        );
         reader
             .for_each_article(&ArticleFilter::default(), |a| {
                 rows.push(a.clone());
@@ -151,7 +159,9 @@ async fn a_batch_is_stored_and_read_back() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn one_info_code_from_eight_daemons_is_one_row() {
-    let Some(db) = fresh_database("identity").await else { return };
+    let Some(db) = fresh_database("identity").await else {
+        return;
+    };
     let first = Store::open(&db).await.expect("open");
     let names: Vec<String> = (0..8).map(|i| format!("s{i}")).collect();
     let sources = first
@@ -163,17 +173,34 @@ async fn one_info_code_from_eight_daemons_is_one_row() {
         stores.push(Store::open(&db).await.expect("open"));
     }
     let code = "NW202204190000000001";
-    let commits = stores.iter().zip(&sources).enumerate().map(|(i, (store, source))| {
-        // Each daemon reached the article under its own key, with its own text.
-        let copy = article(&format!("url:copy{i}"), "同一篇", &format!("内容 {i} {}", "长".repeat(i)), Some(code));
-        store.commit(batch(source.id, vec![copy]))
-    });
+    let commits = stores
+        .iter()
+        .zip(&sources)
+        .enumerate()
+        .map(|(i, (store, source))| {
+            // Each daemon reached the article under its own key, with its own text.
+            let copy = article(
+                &format!("url:copy{i}"),
+                "同一篇",
+                &format!("内容 {i} {}", "长".repeat(i)),
+                Some(code),
+            );
+            store.commit(batch(source.id, vec![copy]))
+        });
     let results = futures_util::future::join_all(commits).await;
     for result in &results {
         result.as_ref().expect("commit");
     }
-    assert_eq!(results.iter().map(|r| r.as_ref().unwrap().new_articles).sum::<usize>(), 1);
-    let Database::Postgres(target) = &db else { unreachable!() };
+    assert_eq!(
+        results
+            .iter()
+            .map(|r| r.as_ref().unwrap().new_articles)
+            .sum::<usize>(),
+        1
+    );
+    let Database::Postgres(target) = &db else {
+        unreachable!()
+    };
     let (client, connection) = tokio_postgres::connect(target.conninfo(), tokio_postgres::NoTls)
         .await
         .expect("connect");
@@ -204,7 +231,9 @@ fn lease(daemon: &str, period: Duration) -> LeaseRequest {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn hosts_are_shared_fairly_and_taken_over() {
-    let Some(db) = fresh_database("leases").await else { return };
+    let Some(db) = fresh_database("leases").await else {
+        return;
+    };
     let store = Store::open(&db).await.expect("open");
     let long = Duration::from_secs(60);
     let held = |grant: crate::store::LeaseGrant| grant.held.expect("a shared database leases");
@@ -249,7 +278,9 @@ impl NotifyRouter for Everyone {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_daemons_never_take_the_same_notification() {
-    let Some(db) = fresh_database("notify").await else { return };
+    let Some(db) = fresh_database("notify").await else {
+        return;
+    };
     let one = Store::open(&db).await.expect("open");
     let two = Store::open(&db).await.expect("open");
     let sources = one.sync_sources(vec![spec("a")]).await.expect("sync");
@@ -267,9 +298,17 @@ async fn two_daemons_never_take_the_same_notification() {
     assert_eq!(a.len() + b.len(), 20);
     let ids: HashSet<i64> = a.iter().chain(&b).map(|j| j.id).collect();
     assert_eq!(ids.len(), 20, "a row was handed out twice");
-    assert!(a.iter().all(|j| j.article.text("title").is_some_and(|t| t.starts_with("标题"))));
+    assert!(
+        a.iter()
+            .all(|j| j.article.text("title").is_some_and(|t| t.starts_with("标题")))
+    );
     // Claimed rows are not handed out again until delivered or expired.
-    assert!(two.due_notifications(Utc::now(), names.clone(), 64).await.unwrap().is_empty());
+    assert!(
+        two.due_notifications(Utc::now(), names.clone(), 64)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     // A row given back as pending (a failed attempt) is due again.
     let retry = crate::store::NotificationUpdate {
         id: a[0].id,
@@ -280,14 +319,19 @@ async fn two_daemons_never_take_the_same_notification() {
     };
     one.update_notifications(vec![retry]).await.unwrap();
     let again = two.due_notifications(Utc::now(), names, 64).await.unwrap();
-    assert_eq!(again.iter().map(|j| (j.id, j.attempts)).collect::<Vec<_>>(), vec![(a[0].id, 1)]);
+    assert_eq!(
+        again.iter().map(|j| (j.id, j.attempts)).collect::<Vec<_>>(),
+        vec![(a[0].id, 1)]
+    );
     one.close();
     two.close();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn search_finds_short_and_long_chinese_words() {
-    let Some(db) = fresh_database("search").await else { return };
+    let Some(db) = fresh_database("search").await else {
+        return;
+    };
     let store = Store::open(&db).await.expect("open");
     let sources = store.sync_sources(vec![spec("a")]).await.expect("sync");
     store
