@@ -62,7 +62,12 @@ fn world(per_host: usize) -> World {
                 &path,
                 Route::rss(mini_rss(&format!("h{h}源{j}"), &items)).etag(&format!("\"h{h}f{j}\"")),
             );
-            sources.push_str(&feed_source(&format!("h{h}-f{j}"), &server.url(&path), "kuaixun", &[]));
+            sources.push_str(&feed_source(
+                &format!("h{h}-f{j}"),
+                &server.url(&path),
+                "kuaixun",
+                &[],
+            ));
             expected.insert(code(own), title(own));
             expected.insert(code(shared), title(shared));
         }
@@ -129,7 +134,10 @@ fn assert_rate(host: usize, requests: &[Recorded], rate: f64, burst: usize) {
 /// Every article once: one row per infoCode, with the expected titles, and every listing
 /// feed's sighting.
 fn assert_every_article_once(pg: &PgCluster, url: &str, world: &World) {
-    let rows = pg.psql(url, "SELECT info_code || '|' || title FROM articles ORDER BY info_code");
+    let rows = pg.psql(
+        url,
+        "SELECT info_code || '|' || title FROM articles ORDER BY info_code",
+    );
     let stored: BTreeMap<String, String> = rows
         .lines()
         .filter(|l| !l.is_empty())
@@ -180,16 +188,26 @@ fn three_daemons_share_300_feeds_on_six_hosts_each_host_at_its_rate() {
     let dir = tempdir();
     let config = write_config(dir.path(), &cluster_config(&url, "6s", "90s", &w.sources));
 
+    run(&config, &["migrate"]).assert_code(0);
     let mut daemons: Vec<Daemon> = (0..3).map(|_| Daemon::start(&config)).collect();
     let polled_all = daemons[0].poll_until(Duration::from_secs(240), Duration::from_millis(500), || {
         let polled: usize = feed_requests(&w)
             .iter()
-            .map(|reqs| reqs.iter().map(|r| r.path().to_owned()).collect::<BTreeSet<_>>().len())
+            .map(|reqs| {
+                reqs.iter()
+                    .map(|r| r.path().to_owned())
+                    .collect::<BTreeSet<_>>()
+                    .len()
+            })
             .sum();
         (polled == w.feeds).then_some(())
     });
     let leases = holders(pg, &url);
-    let diag: String = daemons.iter().map(|d| d.diag()).collect::<Vec<_>>().join("\n----\n");
+    let diag: String = daemons
+        .iter()
+        .map(|d| d.diag())
+        .collect::<Vec<_>>()
+        .join("\n----\n");
     assert!(polled_all.is_some(), "not every feed was polled\n{diag}");
     for d in &mut daemons {
         let (exit, _) = d.terminate(Duration::from_secs(15));
@@ -208,7 +226,11 @@ fn three_daemons_share_300_feeds_on_six_hosts_each_host_at_its_rate() {
     assert_every_article_once(pg, &url, &w);
     // Each daemon polled sources (the work was shared, not done by one).
     for d in &daemons {
-        assert!(d.stderr().contains("polled"), "a daemon that polled nothing:\n{}", d.diag());
+        assert!(
+            d.stderr().contains("polled"),
+            "a daemon that polled nothing:\n{}",
+            d.diag()
+        );
     }
 }
 
@@ -221,6 +243,7 @@ fn kill_9_one_of_three_its_hosts_are_polled_again_within_two_lease_periods() {
     let period = Duration::from_secs(6);
     let config = write_config(dir.path(), &cluster_config(&url, "6s", "8s", &w.sources));
 
+    run(&config, &["migrate"]).assert_code(0);
     let mut daemons: Vec<Daemon> = (0..3).map(|_| Daemon::start(&config)).collect();
     // Wait until the hosts are spread: three holders, two hosts each.
     let spread = daemons[0].poll_until(Duration::from_secs(60), Duration::from_millis(300), || {
@@ -246,22 +269,30 @@ fn kill_9_one_of_three_its_hosts_are_polled_again_within_two_lease_periods() {
 
     // Each of its hosts is asked again by another daemon within two lease periods.
     let host_index = |host: &str| -> usize {
-        host.rsplit('.').next().and_then(|n| n.parse::<usize>().ok()).expect("127.0.0.N") - 1
+        host.rsplit('.')
+            .next()
+            .and_then(|n| n.parse::<usize>().ok())
+            .expect("127.0.0.N")
+            - 1
     };
-    let resumed = daemons[1].poll_until(2 * period + Duration::from_secs(2), Duration::from_millis(200), || {
-        let requests = feed_requests(&w);
-        let after: Vec<Option<Duration>> = victim_hosts
-            .iter()
-            .map(|h| {
-                requests[host_index(h)]
-                    .iter()
-                    .filter(|r| r.at > killed_at)
-                    .map(|r| r.at.duration_since(killed_at))
-                    .min()
-            })
-            .collect();
-        after.iter().all(Option::is_some).then_some(after)
-    });
+    let resumed = daemons[1].poll_until(
+        2 * period + Duration::from_secs(2),
+        Duration::from_millis(200),
+        || {
+            let requests = feed_requests(&w);
+            let after: Vec<Option<Duration>> = victim_hosts
+                .iter()
+                .map(|h| {
+                    requests[host_index(h)]
+                        .iter()
+                        .filter(|r| r.at > killed_at)
+                        .map(|r| r.at.duration_since(killed_at))
+                        .min()
+                })
+                .collect();
+            after.iter().all(Option::is_some).then_some(after)
+        },
+    );
     let Some(after) = resumed else {
         panic!(
             "hosts {victim_hosts:?} of {victim_id} not polled again: leases now {:?}\n{}",
@@ -274,7 +305,10 @@ fn kill_9_one_of_three_its_hosts_are_polled_again_within_two_lease_periods() {
         assert!(took <= 2 * period, "{host} polled again after {took:?}");
     }
     let now = holders(pg, &url);
-    assert!(!now.contains_key(&victim_id), "the killed daemon holds nothing: {now:?}");
+    assert!(
+        !now.contains_key(&victim_id),
+        "the killed daemon holds nothing: {now:?}"
+    );
 
     // Let every feed be polled after the kill, then stop the others.
     let since_kill = |w: &World| -> usize {
@@ -292,7 +326,12 @@ fn kill_9_one_of_three_its_hosts_are_polled_again_within_two_lease_periods() {
     let all = daemons[1].poll_until(Duration::from_secs(60), Duration::from_millis(300), || {
         (since_kill(&w) == w.feeds).then_some(())
     });
-    assert!(all.is_some(), "{} of {} feeds polled after the kill", since_kill(&w), w.feeds);
+    assert!(
+        all.is_some(),
+        "{} of {} feeds polled after the kill",
+        since_kill(&w),
+        w.feeds
+    );
     for d in &mut daemons[1..] {
         let (exit, _) = d.terminate(Duration::from_secs(15));
         assert_eq!(exit.map(|s| s.code()), Some(Some(0)), "{}", d.diag());

@@ -58,7 +58,10 @@ fn world(server: &TestServer, engine: &Engine) -> String {
     let page_url = server.url("/p/1.html");
     server.set(
         "/c.xml",
-        Route::rss(mini_rss("全文", &[("股市早知道：三大指数集体高开", page_url.as_str())])),
+        Route::rss(mini_rss(
+            "全文",
+            &[("股市早知道：三大指数集体高开", page_url.as_str())],
+        )),
     );
     let local = chrono::DateTime::parse_from_rfc3339("2022-04-19T12:22:44+08:00").unwrap();
     server.set(
@@ -120,7 +123,11 @@ fn conformance(engine: Engine) {
     assert_eq!(shared["published_local"], json!("2022-04-19T12:00:44+08:00"));
     assert_eq!(shared["media"], json!("证券日报网"));
     assert_eq!(shared["revision"], json!(1));
-    assert_eq!(shared["sources"], json!(["src-a", "src-b"]), "one row, both sightings");
+    assert_eq!(
+        shared["sources"],
+        json!(["src-a", "src-b"]),
+        "one row, both sightings"
+    );
 
     let plain = by_title(&rows, "工业经济实现平稳开局");
     assert_eq!(plain["info_code"], json!(null));
@@ -146,7 +153,10 @@ fn conformance(engine: Engine) {
             mini_rss(
                 "快讯A",
                 &[
-                    ("央行开展逆回购操作 维护银行体系流动性合理充裕", em_link().as_str()),
+                    (
+                        "央行开展逆回购操作 维护银行体系流动性合理充裕",
+                        em_link().as_str(),
+                    ),
                     ("工业经济实现平稳开局", "http://news.example.org/a/1.html"),
                 ],
             )
@@ -169,7 +179,10 @@ fn conformance(engine: Engine) {
             .is_some_and(|t| t.contains("同比增长6.5%")),
         "{plain:#?}"
     );
-    assert_eq!(by_title(&rows, "央行开展逆回购操作 维护银行体系流动性合理充裕")["revision"], json!(1));
+    assert_eq!(
+        by_title(&rows, "央行开展逆回购操作 维护银行体系流动性合理充裕")["revision"],
+        json!(1)
+    );
 
     // Search: a two-character and a four-character word, newest first.
     let search = |q: &str| -> Vec<String> {
@@ -178,13 +191,24 @@ fn conformance(engine: Engine) {
         out.assert_code(0);
         out.stdout
             .lines()
-            .map(|l| serde_json::from_str::<Value>(l).expect("json")["title"].as_str().unwrap_or("").to_owned())
+            .map(|l| {
+                serde_json::from_str::<Value>(l).expect("json")["title"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_owned()
+            })
             .collect()
     };
     // (Both published at 12:00:44 +08:00: their order is the order they were stored in.)
     let mut two = search("银行");
     two.sort();
-    assert_eq!(two, vec!["央行开展逆回购操作 维护银行体系流动性合理充裕", "股市早知道：三大指数集体高开"]);
+    assert_eq!(
+        two,
+        vec![
+            "央行开展逆回购操作 维护银行体系流动性合理充裕",
+            "股市早知道：三大指数集体高开"
+        ]
+    );
     assert_eq!(search("工业增加值"), vec!["工业经济实现平稳开局"]);
     assert!(search("鲲鹏芯片").is_empty());
 
@@ -192,9 +216,17 @@ fn conformance(engine: Engine) {
     let link = format!("http://finance.eastmoney.com/a/{}.html", "202204200000000001");
     let added = run(&config, &["add-link", &link]);
     added.assert_code(0);
-    assert!(added.stdout.starts_with("1 of 1 links queued"), "{}", added.stdout);
+    assert!(
+        added.stdout.starts_with("1 of 1 links queued"),
+        "{}",
+        added.stdout
+    );
     let again = run(&config, &["add-link", &link]);
-    assert!(again.stdout.starts_with("0 of 1 links queued"), "{}", again.stdout);
+    assert!(
+        again.stdout.starts_with("0 of 1 links queued"),
+        "{}",
+        again.stdout
+    );
 
     let sources = run(&config, &["sources"]);
     let _d3 = sources.on_panic();

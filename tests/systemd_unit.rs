@@ -239,7 +239,8 @@ fn template_unit_is_the_unit_with_one_config_per_instance() {
                 "Description=feedcrawler news feed crawler (%i, sharing a PostgreSQL database)".to_owned()
             ),
             (
-                "ExecStart=/usr/local/bin/feedcrawler --config /etc/feedcrawler/feedcrawler.toml run".to_owned(),
+                "ExecStart=/usr/local/bin/feedcrawler --config /etc/feedcrawler/feedcrawler.toml run"
+                    .to_owned(),
                 "ExecStart=/usr/local/bin/feedcrawler --config /etc/feedcrawler/%i.toml run".to_owned()
             ),
         ]
@@ -248,7 +249,10 @@ fn template_unit_is_the_unit_with_one_config_per_instance() {
         return;
     }
     let binary = env!("CARGO_BIN_EXE_feedcrawler");
-    let rewritten = template.replace("ExecStart=/usr/local/bin/feedcrawler ", &format!("ExecStart={binary} "));
+    let rewritten = template.replace(
+        "ExecStart=/usr/local/bin/feedcrawler ",
+        &format!("ExecStart={binary} "),
+    );
     let dir = tempfile::tempdir().unwrap();
     let copy = dir.path().join("feedcrawler@a.service");
     std::fs::write(&copy, rewritten).unwrap();
@@ -259,6 +263,10 @@ fn template_unit_is_the_unit_with_one_config_per_instance() {
         .lines()
         .filter(|l| l.contains("feedcrawler@") || l.contains(copy.to_str().unwrap()))
         .collect();
-    assert!(ours.is_empty(), "systemd-analyze verify complains:\n{}", ours.join("\n"));
+    assert!(
+        ours.is_empty(),
+        "systemd-analyze verify complains:\n{}",
+        ours.join("\n")
+    );
     assert!(output.status.success(), "systemd-analyze verify failed:\n{text}");
 }

@@ -76,8 +76,6 @@ mod retention;
 mod schema;
 mod search;
 mod sources;
-#[cfg(test)]
-mod tests;
 
 pub use reader::Reader;
 
