@@ -19,6 +19,7 @@ mod notify;
 mod postgres;
 mod reader;
 mod retention;
+mod rows;
 mod sqlite;
 
 use std::collections::HashSet;

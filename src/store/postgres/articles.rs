@@ -3,28 +3,16 @@
 //! merged into locked (`FOR UPDATE`), so that two daemons merging copies of one article take
 //! turns and each reads what the other wrote.
 
-use chrono::{DateTime, Utc};
-
 use super::{Pg, Tx};
-use crate::dates::{self, ParsedDate, Precision};
 use crate::merge;
-use crate::normalize::{Article, Content, MediaRank};
-use crate::sources::ContentRank;
+use crate::normalize::{Article, Content};
+use crate::store::rows::{ArticleRow, StoredColumns, article_columns};
 
 /// What storing an incoming article did, with the article's id.
 pub(super) enum Upsert {
     New(i64),
     Updated(i64),
     Unchanged(i64),
-}
-
-/// The `articles` columns [`read_article`] reads, in its order.
-macro_rules! article_columns {
-    () => {
-        "id, dedup_key, info_code, title, url, share_url, published_at, published_local, time_precision, \
-         updated_at, author, media, media_rank, category, tags, summary, content_html, content_text, \
-         content_hash, content_rank, language, revision"
-    };
 }
 
 /// A stored row as the merge works on it: id, revision, the article.
@@ -402,119 +390,31 @@ pub(super) async fn upsert_sighting(
     Ok(())
 }
 
-/// An article's derived column values (as SQLite's writer derives them).
-struct ArticleRow {
-    url: Option<String>,
-    published_at: Option<String>,
-    published_local: Option<String>,
-    time_precision: Option<i64>,
-    updated_at: Option<String>,
-    media: Option<String>,
-    media_rank: i64,
-    tags: String,
-    content_html: Option<String>,
-    content_text: Option<String>,
-    content_hash: Option<String>,
-    content_rank: i64,
-}
-
-impl From<&Article> for ArticleRow {
-    fn from(a: &Article) -> ArticleRow {
-        ArticleRow {
-            // A share link stands in as `url` only while no publisher URL is known.
-            url: a.url.clone().or_else(|| a.share_url.clone()),
-            published_at: a.published.map(|p| dates::format_utc(p.utc)),
-            published_local: a.published.map(|p| dates::format_local(p.local)),
-            time_precision: a.published.map(|p| precision_to_i64(p.precision)),
-            updated_at: a.updated_at.map(dates::format_utc),
-            media: a.media.as_ref().map(|(m, _)| m.clone()),
-            media_rank: a.media.as_ref().map_or(0, |(_, r)| *r as i64),
-            tags: serde_json::to_string(&a.tags).unwrap_or_else(|_| "[]".to_owned()),
-            content_html: a.content.as_ref().map(|c| c.html.clone()),
-            content_text: a.content.as_ref().map(|c| c.text.clone()),
-            content_hash: a.content.as_ref().map(|c| c.hash.clone()),
-            content_rank: a.content.as_ref().map_or(0, |c| c.rank.as_i64()),
-        }
-    }
-}
-
-fn precision_to_i64(p: Precision) -> i64 {
-    match p {
-        Precision::DateOnly => 0,
-        Precision::NaiveMinutes => 1,
-        Precision::OffsetMinutes => 2,
-        Precision::NaiveSeconds => 3,
-        Precision::OffsetSeconds => 4,
-    }
-}
-
-fn precision_from_i64(v: i64) -> Precision {
-    match v {
-        4 => Precision::OffsetSeconds,
-        3 => Precision::NaiveSeconds,
-        2 => Precision::OffsetMinutes,
-        1 => Precision::NaiveMinutes,
-        _ => Precision::DateOnly,
-    }
-}
-
-pub(super) fn parse_utc(text: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(text)
-        .ok()
-        .map(|t| t.with_timezone(&Utc))
-}
-
 /// Reads a stored row back into the form [`merge::merge`] works on.
 fn read_article(r: &tokio_postgres::Row) -> StoredRow {
-    let id: i64 = r.get(0);
-    let url: Option<String> = r.get(4);
-    let share_url: Option<String> = r.get(5);
-    let published_at: Option<String> = r.get(6);
-    let published_local: Option<String> = r.get(7);
-    let precision: Option<i64> = r.get(8);
-    let published = match (published_at.as_deref().and_then(parse_utc), published_local) {
-        (Some(utc), Some(local)) => DateTime::parse_from_rfc3339(&local).ok().map(|local| ParsedDate {
-            utc,
-            local,
-            precision: precision_from_i64(precision.unwrap_or(0)),
-        }),
-        _ => None,
-    };
-    let media: Option<String> = r.get(11);
-    let media_rank = MediaRank::from_i64(r.get(12));
-    let tags: String = r.get(14);
-    let content_html: Option<String> = r.get(16);
-    let content_text: Option<String> = r.get(17);
-    let content_hash: Option<String> = r.get(18);
-    let content = match (content_html, content_text, content_hash) {
-        (Some(html), Some(text), Some(hash)) => Some(Content {
-            html,
-            text,
-            hash,
-            rank: ContentRank::from_i64(r.get(19)),
-        }),
-        _ => None,
-    };
-    let updated_at: Option<String> = r.get(9);
-    let article = Article {
+    StoredColumns {
+        id: r.get(0),
         dedup_key: r.get(1),
         info_code: r.get(2),
         title: r.get(3),
-        // A stored url equal to the share link was only standing in for a publisher URL.
-        url: url.filter(|u| Some(u) != share_url.as_ref()),
-        share_url,
-        published,
-        updated_at: updated_at.as_deref().and_then(parse_utc),
+        url: r.get(4),
+        share_url: r.get(5),
+        published_at: r.get(6),
+        published_local: r.get(7),
+        time_precision: r.get(8),
+        updated_at: r.get(9),
         author: r.get(10),
-        media: media.zip(media_rank),
+        media: r.get(11),
+        media_rank: r.get(12),
         category: r.get(13),
-        tags: serde_json::from_str(&tags).unwrap_or_default(),
+        tags: r.get(14),
         summary: r.get(15),
-        content,
+        content_html: r.get(16),
+        content_text: r.get(17),
+        content_hash: r.get(18),
+        content_rank: r.get(19),
         language: r.get(20),
-        entry_guid: None,
-        entry_url: None,
-        replaces_content: false,
-    };
-    (id, r.get(21), article)
+        revision: r.get(21),
+    }
+    .into_stored()
 }

@@ -4,9 +4,9 @@
 
 use chrono::{DateTime, Utc};
 
-use super::articles::parse_utc;
 use super::{Pg, Shared, Tx, host_of};
 use crate::dates;
+use crate::store::rows::parse_utc;
 use crate::store::{
     DueShareLinks, NewPageJob, NewShareLink, PageJob, PageJobKind, PageJobUpdate, ShareLinkJob,
     ShareLinkUpdate, ShareState, StoreError,

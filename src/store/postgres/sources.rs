@@ -6,9 +6,9 @@ use std::collections::HashSet;
 use chrono::{DateTime, Utc};
 
 use super::Shared;
-use super::articles::parse_utc;
 use crate::dates;
 use crate::fetch::Validators;
+use crate::store::rows::parse_utc;
 use crate::store::{SourceSpec, SourceState, StoreError};
 
 /// Makes the `sources` table match the config, as SQLite does: every source disabled, then

@@ -13,6 +13,7 @@ use tokio::sync::mpsc;
 use super::{Command, CommitReport, FetchBatch, SourceOutcome, SourceSpec, SourceState, StoreError};
 use crate::dates;
 use crate::fetch::Validators;
+use crate::store::rows::parse_utc;
 
 mod articles;
 mod checkpoint;
@@ -626,10 +627,4 @@ impl Writer {
         }
         tx.commit()
     }
-}
-
-fn parse_utc(text: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(text)
-        .ok()
-        .map(|t| t.with_timezone(&Utc))
 }
