@@ -5,6 +5,7 @@
 //!   article is stored exactly once (150 of them are listed by two feeds on two hosts, so
 //!   two daemons store the same infoCode), and in each server's own arrival times no
 //!   host is ever asked faster than its rate — the hosts are leased, not the sources;
+//!   every new article is notified once, whichever daemon stored or delivered it;
 //! - `kill -9` one of three: its hosts are polled again by the others within two lease
 //!   periods, and nothing is lost or stored twice.
 //!
@@ -186,7 +187,15 @@ fn three_daemons_share_300_feeds_on_six_hosts_each_host_at_its_rate() {
     let url = pg.database("cluster_three");
     let w = world(50);
     let dir = tempdir();
-    let config = write_config(dir.path(), &cluster_config(&url, "6s", "90s", &w.sources));
+    // Every new article is delivered to a program that writes it to a file of its own.
+    let inbox = dir.path().join("inbox");
+    std::fs::create_dir_all(&inbox).expect("inbox");
+    let notify = format!(
+        "\n[[notify]]\nname = \"desk\"\nexec = [\"/bin/sh\", \"-c\", \"cat > {}/$$-$(date +%s%N).json\"]\n",
+        inbox.display()
+    );
+    let sources = format!("{notify}{}", w.sources);
+    let config = write_config(dir.path(), &cluster_config(&url, "6s", "90s", &sources));
 
     run(&config, &["migrate"]).assert_code(0);
     let mut daemons: Vec<Daemon> = (0..3).map(|_| Daemon::start(&config)).collect();
@@ -209,10 +218,27 @@ fn three_daemons_share_300_feeds_on_six_hosts_each_host_at_its_rate() {
         .collect::<Vec<_>>()
         .join("\n----\n");
     assert!(polled_all.is_some(), "not every feed was polled\n{diag}");
+    // Notifications: each new article once, cluster-wide (whichever daemon delivers it).
+    let delivered = || -> Vec<String> {
+        let mut codes: Vec<String> = std::fs::read_dir(&inbox)
+            .expect("inbox")
+            .filter_map(|e| std::fs::read_to_string(e.ok()?.path()).ok())
+            .filter_map(|json| serde_json::from_str::<serde_json::Value>(&json).ok())
+            .filter_map(|v| v["info_code"].as_str().map(str::to_owned))
+            .collect();
+        codes.sort();
+        codes
+    };
+    let all_delivered = daemons[0].poll_until(Duration::from_secs(60), Duration::from_millis(500), || {
+        (delivered().len() >= w.expected.len()).then_some(())
+    });
     for d in &mut daemons {
         let (exit, _) = d.terminate(Duration::from_secs(15));
         assert_eq!(exit.map(|s| s.code()), Some(Some(0)), "{}", d.diag());
     }
+    assert!(all_delivered.is_some(), "{} of {} notifications", delivered().len(), w.expected.len());
+    let expected_codes: Vec<String> = w.expected.keys().cloned().collect();
+    assert_eq!(delivered(), expected_codes, "every article notified exactly once");
 
     // The hosts were divided: three daemons, two hosts each at the end.
     assert_eq!(leases.len(), 3, "three daemons hold hosts: {leases:?}");
