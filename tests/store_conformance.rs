@@ -250,3 +250,49 @@ fn postgres_conforms() {
     let Some(pg) = PgCluster::shared() else { return };
     conformance(Engine::Postgres(pg.database("conformance")));
 }
+
+/// A PostgreSQL database written by a newer feedcrawler is refused, as a SQLite file is;
+/// an unreachable server is an error that names the database without its password.
+#[test]
+fn postgres_refuses_a_newer_schema_and_names_the_database_without_its_password() {
+    let Some(pg) = PgCluster::shared() else { return };
+    let url = pg.database("newer");
+    let dir = tempdir();
+    let config = write_config(
+        dir.path(),
+        &base_config().replace("database = \"test.db\"", &format!("database = {url:?}")),
+    );
+    run(&config, &["migrate"]).assert_code(0);
+    pg.psql(
+        &url,
+        "INSERT INTO schema_migrations (version, applied_at) VALUES (99, '2030-01-01T00:00:00Z')",
+    );
+    let refused = run(&config, &["once"]);
+    assert_ne!(refused.code, Some(0), "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("newer than this feedcrawler knows"),
+        "{}",
+        refused.stderr
+    );
+
+    // Port 1 on loopback: nothing listens there.
+    let config = write_config(
+        dir.path(),
+        &base_config().replace(
+            "database = \"test.db\"",
+            "database = \"postgres://crawler:s3cret@127.0.0.1:1/news\"",
+        ),
+    );
+    let failed = run(&config, &["once"]);
+    assert_ne!(failed.code, Some(0), "{}", failed.stderr);
+    assert!(
+        failed.stderr.contains("postgres://crawler@127.0.0.1:1/news"),
+        "names the database: {}",
+        failed.stderr
+    );
+    assert!(
+        !failed.stderr.contains("s3cret"),
+        "never the password: {}",
+        failed.stderr
+    );
+}
