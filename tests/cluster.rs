@@ -236,7 +236,12 @@ fn three_daemons_share_300_feeds_on_six_hosts_each_host_at_its_rate() {
         let (exit, _) = d.terminate(Duration::from_secs(15));
         assert_eq!(exit.map(|s| s.code()), Some(Some(0)), "{}", d.diag());
     }
-    assert!(all_delivered.is_some(), "{} of {} notifications", delivered().len(), w.expected.len());
+    assert!(
+        all_delivered.is_some(),
+        "{} of {} notifications",
+        delivered().len(),
+        w.expected.len()
+    );
     let expected_codes: Vec<String> = w.expected.keys().cloned().collect();
     assert_eq!(delivered(), expected_codes, "every article notified exactly once");
 
