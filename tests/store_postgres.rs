@@ -392,3 +392,153 @@ async fn search_finds_short_and_long_chinese_words() {
     ));
     store.close();
 }
+
+/// The change log as `article_id|seq|deleted` rows in seq order.
+fn change_log(pg: &PgCluster, url: &str) -> Vec<(i64, i64, i64)> {
+    let out = pg.psql(
+        url,
+        "SELECT article_id, seq, deleted FROM article_changes ORDER BY seq",
+    );
+    out.lines()
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            let v: Vec<i64> = l.split('|').map(|x| x.parse().expect("number")).collect();
+            (v[0], v[1], v[2])
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_change_log_has_each_change_once_in_commit_order() {
+    let Some(pg) = PgCluster::shared() else {
+        return;
+    };
+    let url = pg.database("changelog");
+    let db = Database::Postgres(PostgresTarget::parse(&url).expect("target"));
+    let store = Store::open(&db).await.expect("open");
+    let sources = store
+        .sync_sources(vec![spec("a"), spec("b")])
+        .await
+        .expect("sync");
+    let (a, b) = (sources[0].id, sources[1].id);
+    let commit = |source: i64, copy: Article| store.commit(batch(source, vec![copy]));
+    let id_of = |key: &str| -> i64 {
+        pg.psql(
+            &url,
+            &format!("SELECT id FROM articles WHERE dedup_key = '{key}'"),
+        )
+        .parse()
+        .expect("id")
+    };
+    let ids = |log: &[(i64, i64, i64)]| log.iter().map(|r| (r.0, r.2)).collect::<Vec<_>>();
+
+    // A new article, then another.
+    commit(a, article("url:x", "X", "第一版", None)).await.unwrap();
+    commit(a, article("url:y", "Y", "银行", None)).await.unwrap();
+    let (x, y) = (id_of("url:x"), id_of("url:y"));
+    let log = change_log(pg, &url);
+    assert_eq!(ids(&log), vec![(x, 0), (y, 0)]);
+    assert!(log[0].1 < log[1].1);
+
+    // New content: revision 2, a change; x moves after y.
+    let report = commit(a, article("url:x", "X", "第一版，更长的第二版", None))
+        .await
+        .unwrap();
+    assert_eq!(report.updated_articles, 1);
+    assert_eq!(
+        pg.psql(&url, &format!("SELECT revision FROM articles WHERE id = {x}")),
+        "2"
+    );
+    let after_update = change_log(pg, &url);
+    assert_eq!(ids(&after_update), vec![(y, 0), (x, 0)]);
+    assert!(after_update[1].1 > log[1].1);
+
+    // The same copy again from the same source only moves last_seen_at: nothing logged.
+    let report = commit(a, article("url:y", "Y", "银行", None)).await.unwrap();
+    assert_eq!(report.unchanged_articles, 1);
+    assert_eq!(change_log(pg, &url), after_update);
+
+    // The same copy from a new source: a new sighting, a change.
+    let report = commit(b, article("url:y", "Y", "银行", None)).await.unwrap();
+    assert_eq!(report.unchanged_articles, 1);
+    let after_sighting = change_log(pg, &url);
+    assert_eq!(ids(&after_sighting), vec![(x, 0), (y, 0)]);
+    assert!(after_sighting[1].1 > after_update[1].1);
+    // And again from it: nothing.
+    commit(b, article("url:y", "Y", "银行", None)).await.unwrap();
+    assert_eq!(change_log(pg, &url), after_sighting);
+
+    // Two rows found to be one article: the younger is deleted (a tombstone), the older
+    // changed, both after everything before.
+    let code = "NW202204190000000099";
+    commit(a, article("url:p", "P", "合并", None)).await.unwrap();
+    commit(a, article("url:q", "P", "合并", Some(code)))
+        .await
+        .unwrap();
+    let (p, q) = (id_of("url:p"), id_of(&format!("info:{code}")));
+    commit(b, article("url:p", "P", "合并", Some(code)))
+        .await
+        .unwrap();
+    assert_eq!(
+        pg.psql(
+            &url,
+            &format!("SELECT id FROM articles WHERE info_code = '{code}'")
+        ),
+        p.to_string()
+    );
+    let merged = change_log(pg, &url);
+    assert_eq!(ids(&merged), vec![(x, 0), (y, 0), (p, 0), (q, 1)], "{merged:?}");
+    assert!(merged[2].1 > after_sighting[1].1);
+    store.close();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn eight_daemons_log_every_article_once() {
+    let Some(pg) = PgCluster::shared() else {
+        return;
+    };
+    let url = pg.database("changelog8");
+    let db = Database::Postgres(PostgresTarget::parse(&url).expect("target"));
+    let first = Store::open(&db).await.expect("open");
+    let names: Vec<String> = (0..8).map(|i| format!("s{i}")).collect();
+    let sources = first
+        .sync_sources(names.iter().map(|n| spec(n)).collect())
+        .await
+        .expect("sync");
+    let mut stores = vec![first];
+    for _ in 1..8 {
+        stores.push(Store::open(&db).await.expect("open"));
+    }
+    let work = stores
+        .iter()
+        .zip(&sources)
+        .enumerate()
+        .map(|(i, (store, source))| async move {
+            for round in 0..5 {
+                let copies = (0..10)
+                    .map(|n| {
+                        let key = format!("url:d{i}r{round}n{n}");
+                        article(&key, &key, &format!("正文 {key}"), None)
+                    })
+                    .collect();
+                store.commit(batch(source.id, copies)).await.expect("commit");
+            }
+        });
+    futures_util::future::join_all(work).await;
+    let articles: HashSet<i64> = pg
+        .psql(&url, "SELECT id FROM articles")
+        .lines()
+        .map(|l| l.parse().unwrap())
+        .collect();
+    assert_eq!(articles.len(), 8 * 5 * 10);
+    let log = change_log(pg, &url);
+    let logged: HashSet<i64> = log.iter().map(|r| r.0).collect();
+    assert_eq!(logged, articles);
+    assert_eq!(log.len(), articles.len());
+    let seqs: HashSet<i64> = log.iter().map(|r| r.1).collect();
+    assert_eq!(seqs.len(), log.len());
+    assert!(log.iter().all(|r| r.2 == 0));
+    for store in stores {
+        store.close();
+    }
+}

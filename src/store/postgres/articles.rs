@@ -3,16 +3,43 @@
 //! merged into locked (`FOR UPDATE`), so that two daemons merging copies of one article take
 //! turns and each reads what the other wrote.
 
+use super::changes::Changes;
 use super::{Pg, Tx};
 use crate::merge;
 use crate::normalize::{Article, Content};
 use crate::store::rows::{ArticleRow, StoredColumns, article_columns};
 
-/// What storing an incoming article did, with the article's id.
+/// What storing an incoming article did, with the article's id. Whether a consumer sees a
+/// change (the change log) is recorded in the caller's [`Changes`]: `Updated` may only have
+/// changed crawler state (a rank), and `Unchanged` may have re-keyed the row.
 pub(super) enum Upsert {
     New(i64),
     Updated(i64),
     Unchanged(i64),
+}
+
+/// The consumer-visible columns of a row (`v_articles`; the old change-log trigger's list)
+/// differ between `a` (revision `ra`) and `b` (revision `rb`).
+fn visible_change(a: &Article, ra: i64, b: &Article, rb: i64) -> bool {
+    let (x, y) = (ArticleRow::from(a), ArticleRow::from(b));
+    ra != rb
+        || a.dedup_key != b.dedup_key
+        || a.info_code != b.info_code
+        || a.title != b.title
+        || x.url != y.url
+        || a.share_url != b.share_url
+        || x.published_at != y.published_at
+        || x.published_local != y.published_local
+        || x.updated_at != y.updated_at
+        || a.author != b.author
+        || x.media != y.media
+        || a.category != b.category
+        || x.tags != y.tags
+        || a.summary != b.summary
+        || x.content_html != y.content_html
+        || x.content_text != y.content_text
+        || x.content_hash != y.content_hash
+        || a.language != b.language
 }
 
 /// A stored row as the merge works on it: id, revision, the article.
@@ -125,7 +152,12 @@ async fn keep_revision(tx: &Tx<'_>, id: i64, number: i64, content: &Content, now
 
 /// Stores one incoming copy: a new row, or merged into the row it belongs to (the caller
 /// holds the advisory locks of its identity keys).
-pub(super) async fn upsert_article(tx: &Tx<'_>, incoming: &Article, now: &str) -> Result<Upsert, Pg> {
+pub(super) async fn upsert_article(
+    tx: &Tx<'_>,
+    incoming: &Article,
+    now: &str,
+    changes: &mut Changes,
+) -> Result<Upsert, Pg> {
     let Some((id, revision, mut stored)) = find_article(tx, incoming).await? else {
         // A new article that knows its infoCode is keyed by it, whatever key its copy had.
         let info_key = incoming.info_code.as_ref().map(|c| format!("info:{c}"));
@@ -139,19 +171,30 @@ pub(super) async fn upsert_article(tx: &Tx<'_>, incoming: &Article, now: &str) -
             }
             None => insert_article(tx, incoming, now).await?,
         };
+        changes.changed(id, now);
         return Ok(Upsert::New(id));
     };
     // A copy that reached the row under another key: later copies under it land here.
     if stored.dedup_key != incoming.dedup_key {
         add_alias(tx, &incoming.dedup_key, id).await?;
     }
-    let old_content = stored.content.clone();
+    let was = stored.clone();
+    let old_content = was.content.clone();
     let effect = merge::merge(&mut stored, incoming);
     // The row learned an infoCode that another row holds: they are one article.
     if let Some(code) = stored.info_code.clone()
         && let Some(other) = by_code(tx, &code, Some(id)).await?
     {
-        let survivor = join_rows(tx, (id, revision, stored), old_content, other, &code, now).await?;
+        let survivor = join_rows(
+            tx,
+            (id, revision, stored),
+            old_content,
+            other,
+            &code,
+            now,
+            changes,
+        )
+        .await?;
         return Ok(Upsert::Updated(survivor));
     }
     // A row that knows its infoCode is keyed by it (CONTRACT §3); its old key stays an alias.
@@ -168,6 +211,10 @@ pub(super) async fn upsert_article(tx: &Tx<'_>, incoming: &Article, now: &str) -
             .prepare_cached("UPDATE articles SET last_seen_at = $2 WHERE id = $1")
             .await?;
         tx.execute(&stmt, &[&id, &now]).await?;
+        // Only a re-key (above) is a change a consumer sees here.
+        if stored.dedup_key != was.dedup_key {
+            changes.changed(id, now);
+        }
         return Ok(Upsert::Unchanged(id));
     }
     let mut new_revision = revision;
@@ -178,12 +225,16 @@ pub(super) async fn upsert_article(tx: &Tx<'_>, incoming: &Article, now: &str) -
         new_revision += 1;
     }
     write_row(tx, id, &stored, new_revision, now).await?;
+    if visible_change(&was, revision, &stored, new_revision) {
+        changes.changed(id, now);
+    }
     Ok(Upsert::Updated(id))
 }
 
 /// Makes two rows of one article one row, as SQLite's `join_rows` does: the older (lower
 /// id) survives keyed `info:<code>`, the other is merged into it by the §6 rules and removed;
 /// sightings, revisions, share links and aliases move to the survivor. Returns its id.
+/// The change log gets the removed row's tombstone and the survivor (re-keyed, merged).
 async fn join_rows(
     tx: &Tx<'_>,
     updated: StoredRow,
@@ -191,6 +242,7 @@ async fn join_rows(
     other: StoredRow,
     code: &str,
     now: &str,
+    changes: &mut Changes,
 ) -> Result<i64, Pg> {
     let other_was = other.2.content.clone();
     let ((keep_id, keep_revision_no, mut kept), kept_was, (gone_id, _, gone)) = if updated.0 < other.0 {
@@ -250,6 +302,7 @@ async fn join_rows(
     // The removed row goes first: its key and infoCode become free for the survivor.
     let stmt = tx.prepare_cached("DELETE FROM articles WHERE id = $1").await?;
     tx.execute(&stmt, &[&gone_id]).await?;
+    changes.deleted(gone_id, now);
     let info_key = format!("info:{code}");
     for key in [&gone.dedup_key, &kept.dedup_key] {
         if *key != info_key {
@@ -265,6 +318,7 @@ async fn join_rows(
         "two rows of one article merged"
     );
     write_row(tx, keep_id, &kept, revision, now).await?;
+    changes.changed(keep_id, now);
     Ok(keep_id)
 }
 
@@ -355,13 +409,14 @@ async fn insert_article(tx: &Tx<'_>, article: &Article, now: &str) -> Result<i64
     Ok(row.get(0))
 }
 
-/// Records that `source_id` saw article `article_id` (now).
+/// Records that `source_id` saw article `article_id` (now); a new sighting is a change.
 pub(super) async fn upsert_sighting(
     tx: &Tx<'_>,
     article_id: i64,
     source_id: Option<i64>,
     article: &Article,
     now: &str,
+    changes: &mut Changes,
 ) -> Result<(), Pg> {
     let Some(source_id) = source_id else {
         return Ok(());
@@ -373,20 +428,26 @@ pub(super) async fn upsert_sighting(
              ON CONFLICT (article_id, source_id) DO UPDATE SET
                 last_seen_at = EXCLUDED.last_seen_at,
                 entry_guid = coalesce(EXCLUDED.entry_guid, sightings.entry_guid),
-                entry_url = coalesce(EXCLUDED.entry_url, sightings.entry_url)",
+                entry_url = coalesce(EXCLUDED.entry_url, sightings.entry_url)
+             RETURNING (xmax = 0)",
         )
         .await?;
-    tx.execute(
-        &stmt,
-        &[
-            &article_id,
-            &source_id,
-            &article.entry_guid,
-            &article.entry_url,
-            &now,
-        ],
-    )
-    .await?;
+    let new: bool = tx
+        .query_one(
+            &stmt,
+            &[
+                &article_id,
+                &source_id,
+                &article.entry_guid,
+                &article.entry_url,
+                &now,
+            ],
+        )
+        .await?
+        .get(0);
+    if new {
+        changes.changed(article_id, now);
+    }
     Ok(())
 }
 

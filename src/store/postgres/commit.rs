@@ -12,6 +12,7 @@
 use chrono::Utc;
 
 use super::articles::{Upsert, upsert_article, upsert_sighting};
+use super::changes::Changes;
 use super::jobs::{queue_page_jobs, queue_share_links, update_page_job, update_share_link};
 use super::notifications::queue_notifications;
 use super::{Pg, Shared, Tx};
@@ -65,7 +66,8 @@ async fn lock_identities(tx: &Tx<'_>, batch: &FetchBatch) -> Result<(), Pg> {
 
 /// Writes one batch, as SQLite's `commit_batch` does: its articles with their sightings (and
 /// each new article's notifications, `router`), its requests, the share links and page jobs
-/// it queued or worked, and its source's new state.
+/// it queued or worked, and its source's new state. Last, the change log of the articles
+/// it changed, under the change-log lock ([`Changes::log`]).
 async fn commit_batch(
     tx: &Tx<'_>,
     batch: &FetchBatch,
@@ -73,23 +75,24 @@ async fn commit_batch(
     router: Option<&dyn NotifyRouter>,
 ) -> Result<CommitReport, Pg> {
     let mut report = CommitReport::default();
+    let mut changes = Changes::default();
     lock_identities(tx, batch).await?;
     for article in &batch.articles {
-        match upsert_article(tx, article, now).await? {
+        match upsert_article(tx, article, now, &mut changes).await? {
             Upsert::New(id) => {
                 report.new_articles += 1;
-                upsert_sighting(tx, id, batch.source_id, article, now).await?;
+                upsert_sighting(tx, id, batch.source_id, article, now, &mut changes).await?;
                 if let Some(router) = router {
                     queue_notifications(tx, router, id, batch.source_id, article, now).await?;
                 }
             }
             Upsert::Updated(id) => {
                 report.updated_articles += 1;
-                upsert_sighting(tx, id, batch.source_id, article, now).await?;
+                upsert_sighting(tx, id, batch.source_id, article, now, &mut changes).await?;
             }
             Upsert::Unchanged(id) => {
                 report.unchanged_articles += 1;
-                upsert_sighting(tx, id, batch.source_id, article, now).await?;
+                upsert_sighting(tx, id, batch.source_id, article, now, &mut changes).await?;
             }
         }
     }
@@ -126,7 +129,7 @@ async fn commit_batch(
         }
     }
 
-    queue_share_links(tx, &batch.queue_links, now).await?;
+    queue_share_links(tx, &batch.queue_links, now, &mut changes).await?;
     queue_page_jobs(tx, &batch.page_jobs, batch.source_id, now).await?;
     if let (Some(source_id), Some(validators)) = (batch.source_id, &batch.validators) {
         let stmt = tx
@@ -139,12 +142,14 @@ async fn commit_batch(
         update_page_job(tx, update, now).await?;
     }
     for update in &batch.share_links {
-        update_share_link(tx, update, batch.source_id, now).await?;
+        update_share_link(tx, update, batch.source_id, now, &mut changes).await?;
     }
 
     if let (Some(source_id), Some(outcome)) = (batch.source_id, &batch.outcome) {
         source_outcome(tx, batch, source_id, outcome, report.new_articles as i64).await?;
     }
+    // The last statements before COMMIT: the change-log lock is held only from here on.
+    changes.log(tx).await?;
     Ok(report)
 }
 

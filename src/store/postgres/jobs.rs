@@ -4,6 +4,7 @@
 
 use chrono::{DateTime, Utc};
 
+use super::changes::Changes;
 use super::{Pg, Shared, Tx, host_of};
 use crate::dates;
 use crate::store::rows::parse_utc;
@@ -81,7 +82,12 @@ pub(super) async fn update_page_job(tx: &Tx<'_>, update: &PageJobUpdate, now: &s
 
 /// Queues share links found by a poll (a link already queued is left as it is); a source
 /// that finds a link already done sees its article at once.
-pub(super) async fn queue_share_links(tx: &Tx<'_>, links: &[NewShareLink], now: &str) -> Result<(), Pg> {
+pub(super) async fn queue_share_links(
+    tx: &Tx<'_>,
+    links: &[NewShareLink],
+    now: &str,
+    changes: &mut Changes,
+) -> Result<(), Pg> {
     if links.is_empty() {
         return Ok(());
     }
@@ -102,7 +108,8 @@ pub(super) async fn queue_share_links(tx: &Tx<'_>, links: &[NewShareLink], now: 
             "INSERT INTO sightings (article_id, source_id, entry_url, first_seen_at, last_seen_at)
              SELECT article_id, $2, url, $3, $3 FROM share_links
              WHERE url = $1 AND state = 'done' AND article_id IS NOT NULL
-             ON CONFLICT (article_id, source_id) DO UPDATE SET last_seen_at = EXCLUDED.last_seen_at",
+             ON CONFLICT (article_id, source_id) DO UPDATE SET last_seen_at = EXCLUDED.last_seen_at
+             RETURNING article_id, (xmax = 0)",
         )
         .await?;
     for link in links {
@@ -121,7 +128,11 @@ pub(super) async fn queue_share_links(tx: &Tx<'_>, links: &[NewShareLink], now: 
         .await?;
         if let Some(source_id) = link.source_id {
             tx.execute(&also_from, &[&link.url, &source_id, &now]).await?;
-            tx.execute(&seen_done, &[&link.url, &source_id, &now]).await?;
+            for row in tx.query(&seen_done, &[&link.url, &source_id, &now]).await? {
+                if row.get::<_, bool>(1) {
+                    changes.changed(row.get(0), now);
+                }
+            }
         }
     }
     Ok(())
@@ -133,6 +144,7 @@ pub(super) async fn update_share_link(
     update: &ShareLinkUpdate,
     source_id: Option<i64>,
     now: &str,
+    changes: &mut Changes,
 ) -> Result<(), Pg> {
     let article_id: Option<i64> = match &update.article_key {
         Some(key) => {
@@ -179,30 +191,48 @@ pub(super) async fn update_share_link(
             .prepare_cached(
                 "INSERT INTO sightings (article_id, source_id, entry_url, first_seen_at, last_seen_at)
                  SELECT $1, source_id, url, $3, $3 FROM share_link_sources WHERE url = $2
-                 ON CONFLICT (article_id, source_id) DO UPDATE SET last_seen_at = EXCLUDED.last_seen_at",
+                 ON CONFLICT (article_id, source_id) DO UPDATE SET last_seen_at = EXCLUDED.last_seen_at
+                 RETURNING (xmax = 0)",
             )
             .await?;
-        tx.execute(&stmt, &[&article_id, &update.url, &now]).await?;
+        let rows = tx.query(&stmt, &[&article_id, &update.url, &now]).await?;
+        if rows.iter().any(|r| r.get::<_, bool>(0)) {
+            changes.changed(article_id, now);
+        }
     }
     if update.touch_article
         && let Some(article_id) = article_id
     {
+        // The share link is a change where the row had none: `o` is the row as the
+        // statement's snapshot saw it (a share_url, once set, is never cleared, so a
+        // concurrent writer can at worst make this log a change twice, never miss one).
         let stmt = tx
             .prepare_cached(
-                "UPDATE articles SET share_url = coalesce(share_url, $2), last_seen_at = $3 WHERE id = $1",
+                "UPDATE articles a SET share_url = coalesce(a.share_url, $2), last_seen_at = $3
+                 FROM articles o WHERE a.id = $1 AND o.id = $1
+                 RETURNING o.share_url IS NULL",
             )
             .await?;
-        tx.execute(&stmt, &[&article_id, &update.url, &now]).await?;
+        let rows = tx.query(&stmt, &[&article_id, &update.url, &now]).await?;
+        if rows.iter().any(|r| r.get::<_, bool>(0)) {
+            changes.changed(article_id, now);
+        }
         if let Some(source_id) = source_id {
             let stmt = tx
                 .prepare_cached(
                     "INSERT INTO sightings (article_id, source_id, entry_url, first_seen_at, last_seen_at)
                      VALUES ($1, $2, $3, $4, $4)
-                     ON CONFLICT (article_id, source_id) DO UPDATE SET last_seen_at = EXCLUDED.last_seen_at",
+                     ON CONFLICT (article_id, source_id) DO UPDATE SET last_seen_at = EXCLUDED.last_seen_at
+                     RETURNING (xmax = 0)",
                 )
                 .await?;
-            tx.execute(&stmt, &[&article_id, &source_id, &update.url, &now])
-                .await?;
+            let new: bool = tx
+                .query_one(&stmt, &[&article_id, &source_id, &update.url, &now])
+                .await?
+                .get(0);
+            if new {
+                changes.changed(article_id, now);
+            }
         }
     }
     Ok(())

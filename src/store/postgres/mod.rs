@@ -67,6 +67,7 @@ macro_rules! in_transaction {
 }
 
 mod articles;
+mod changes;
 mod commit;
 mod jobs;
 mod leases;

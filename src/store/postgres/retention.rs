@@ -1,11 +1,16 @@
 //! Retention on PostgreSQL: one short transaction per [`PruneStep`], the same steps and
 //! counts as SQLite's; and the dry run's counts for the reader. Deleting an article cascades
 //! to its sightings, revisions, aliases and notifications and leaves a tombstone in the
-//! change log (trigger). There is no space to give back by hand: autovacuum makes the space
+//! change log, logged at the end of the step's transaction under the change-log lock
+//! ([`Changes`]). There is no space to give back by hand: autovacuum makes the space
 //! of deleted rows reusable, so the `Vacuum` step reports nothing free and no incremental
 //! vacuum.
 
+use chrono::Utc;
+
+use super::changes::Changes;
 use super::{Pg, Shared};
+use crate::dates;
 use crate::store::StoreError;
 use crate::store::retention::{PruneCounts, PruneStep, RetentionPolicy, StepDone};
 
@@ -57,12 +62,20 @@ pub(super) async fn prune_step(shared: &Shared, step: PruneStep) -> Result<StepD
                         .get(0);
                     *count = n.max(0) as u64;
                 }
-                done.counts.articles = tx
-                    .execute(
-                        "DELETE FROM articles WHERE id > $1 AND id <= $2 AND last_seen_at < $3",
+                let deleted = tx
+                    .query(
+                        "DELETE FROM articles WHERE id > $1 AND id <= $2 AND last_seen_at < $3 RETURNING id",
                         &[from, to, before],
                     )
                     .await?;
+                done.counts.articles = deleted.len() as u64;
+                let now = dates::format_utc(Utc::now());
+                let mut changes = Changes::default();
+                for row in &deleted {
+                    changes.deleted(row.get(0), &now);
+                }
+                // The last statements before COMMIT.
+                changes.log(&tx).await?;
             }
             PruneStep::Revisions { keep, from, to } => {
                 // The subquery reads the statement's snapshot: the counts of newer rows are
