@@ -263,6 +263,15 @@ fn postgres_refuses_a_newer_schema_and_names_the_database_without_its_password()
         &base_config().replace("database = \"test.db\"", &format!("database = {url:?}")),
     );
     run(&config, &["migrate"]).assert_code(0);
+    // Article texts are compressed with lz4 (Debian's PostgreSQL has it), not pglz.
+    assert_eq!(
+        pg.psql(
+            &url,
+            "SELECT string_agg(attname || '=' || attcompression::text, ',' ORDER BY attname) FROM pg_attribute
+             WHERE attrelid = 'articles'::regclass AND attname IN ('content_html', 'content_text')"
+        ),
+        "content_html=l,content_text=l"
+    );
     pg.psql(
         &url,
         "INSERT INTO schema_migrations (version, applied_at) VALUES (99, '2030-01-01T00:00:00Z')",
