@@ -338,6 +338,7 @@ fn kill_9_one_of_three_its_hosts_are_polled_again_within_two_lease_periods() {
     };
     for (host, took) in victim_hosts.iter().zip(&after) {
         let took = took.expect("checked above");
+        eprintln!("{host}: asked again {took:?} after the kill (lease period {period:?})");
         assert!(took <= 2 * period, "{host} polled again after {took:?}");
     }
     let now = holders(pg, &url);
