@@ -80,8 +80,8 @@ mod sources;
 
 pub use reader::Reader;
 
-/// Connections in the writer's pool, and so requests answered at once. (A config key for it
-/// is the lead's to add; 8 serves a daemon's fetchers without crowding a small server.)
+/// Connections in the writer's pool, and so requests answered at once: 8 serves a daemon's
+/// fetchers without crowding a small server (a config key is left for when one is needed).
 const POOL_SIZE: usize = 8;
 
 /// Tries of one transaction that keeps meeting conflicts.
@@ -170,6 +170,10 @@ impl Shared {
         self.router.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
+    fn set_router(&self, router: Option<Arc<dyn NotifyRouter>>) {
+        *self.router.lock().unwrap_or_else(|p| p.into_inner()) = router;
+    }
+
     fn held(&self) -> Option<Arc<Vec<String>>> {
         self.held.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
@@ -203,7 +207,7 @@ impl Shared {
                 let _ = reply.send(jobs::next_attempt(self, "page_jobs").await);
             }
             Command::SetNotifyRouter(router, reply) => {
-                *self.router.lock().unwrap_or_else(|p| p.into_inner()) = router;
+                self.set_router(router);
                 let _ = reply.send(());
             }
             Command::DueNotifications(question, reply) => {
@@ -265,7 +269,7 @@ impl Writer {
         };
         {
             let mut client = shared.client().await?;
-            schema::migrate_async(&mut client, target).await?;
+            schema::migrate(&mut client, target).await?;
         }
         Ok(Writer {
             shared: Arc::new(shared),
@@ -280,7 +284,7 @@ impl Writer {
         let slots = Arc::new(Semaphore::new(POOL_SIZE));
         while let Some(command) = receiver.recv().await {
             if let Command::SetNotifyRouter(router, reply) = command {
-                *self.shared.router.lock().unwrap_or_else(|p| p.into_inner()) = router;
+                self.shared.set_router(router);
                 let _ = reply.send(());
                 continue;
             }
@@ -298,12 +302,17 @@ impl Writer {
     }
 }
 
+/// A driver error of a call outside the writer, naming the database.
+fn target_error(target: &PostgresTarget, e: &Pg) -> StoreError {
+    StoreError::Sqlite {
+        path: PathBuf::from(target.to_string()),
+        source: db_error(e),
+    }
+}
+
 /// Connects the blocking client (for the command line's plain threads and the reader's).
 fn connect_sync(target: &PostgresTarget) -> Result<postgres::Client, StoreError> {
-    postgres::Client::connect(target.conninfo(), postgres::NoTls).map_err(|e| StoreError::Sqlite {
-        path: PathBuf::from(target.to_string()),
-        source: db_error(&e),
-    })
+    postgres::Client::connect(target.conninfo(), postgres::NoTls).map_err(|e| target_error(target, &e))
 }
 
 /// Runs `work` with a blocking client on a thread of its own: the blocking client runs a
@@ -332,10 +341,7 @@ pub(super) fn add_share_links(
 ) -> Result<usize, StoreError> {
     let now = crate::dates::format_utc(chrono::Utc::now());
     blocking(target, |client| {
-        let fail = |e: Pg| StoreError::Sqlite {
-            path: PathBuf::from(target.to_string()),
-            source: db_error(&e),
-        };
+        let fail = |e: Pg| target_error(target, &e);
         let mut tx = client.transaction().map_err(fail)?;
         let insert = tx
             .prepare(
@@ -354,9 +360,18 @@ pub(super) fn add_share_links(
     })
 }
 
-/// `feedcrawler migrate` on PostgreSQL: applies pending migrations, returns the version.
+/// `feedcrawler migrate` on PostgreSQL (a plain thread): opening the writer applies the
+/// pending migrations, on a runtime of this call's own.
 pub(super) fn migrate(target: &PostgresTarget) -> Result<usize, StoreError> {
-    blocking(target, |client| schema::migrate_sync(client, target))
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| StoreError::Migration {
+            path: PathBuf::from(target.to_string()),
+            message: format!("cannot start a runtime: {e}"),
+        })?;
+    runtime.block_on(Writer::open(target))?;
+    Ok(schema::known_version())
 }
 
 /// `feedcrawler prune --vacuum` on PostgreSQL: `VACUUM (ANALYZE)` (it returns the space of
@@ -366,9 +381,6 @@ pub(super) fn vacuum(target: &PostgresTarget) -> Result<(), StoreError> {
     blocking(target, |client| {
         client
             .batch_execute("VACUUM (ANALYZE)")
-            .map_err(|e| StoreError::Sqlite {
-                path: PathBuf::from(target.to_string()),
-                source: db_error(&e),
-            })
+            .map_err(|e| target_error(target, &e))
     })
 }

@@ -44,8 +44,9 @@ fn failed(target: &PostgresTarget, e: &tokio_postgres::Error) -> StoreError {
     }
 }
 
-/// Applies pending migrations on the writer's connection; returns the schema version.
-pub(super) async fn migrate_async(
+/// Applies pending migrations on one of the writer's connections; returns the schema
+/// version.
+pub(super) async fn migrate(
     client: &mut tokio_postgres::Client,
     target: &PostgresTarget,
 ) -> Result<usize, StoreError> {
@@ -66,30 +67,5 @@ pub(super) async fn migrate_async(
         tx.execute(RECORD, &[&version, &now]).await.map_err(fail)?;
     }
     tx.commit().await.map_err(fail)?;
-    Ok(known_version())
-}
-
-/// Applies pending migrations with the blocking client (`feedcrawler migrate`); returns the
-/// schema version.
-pub(super) fn migrate_sync(
-    client: &mut postgres::Client,
-    target: &PostgresTarget,
-) -> Result<usize, StoreError> {
-    let now = crate::dates::format_utc(chrono::Utc::now());
-    let fail = |e: postgres::Error| failed(target, &e);
-    let mut tx = client.transaction().map_err(fail)?;
-    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
-        .map_err(fail)?;
-    tx.batch_execute(PREPARE).map_err(fail)?;
-    let found: i32 = tx.query_one(FOUND, &[]).map_err(fail)?.get(0);
-    if found as usize > known_version() {
-        return Err(too_new(target, found));
-    }
-    for (i, sql) in MIGRATION_SQL.iter().enumerate().skip(found.max(0) as usize) {
-        let version = i as i32 + 1;
-        tx.batch_execute(sql).map_err(fail)?;
-        tx.execute(RECORD, &[&version, &now]).map_err(fail)?;
-    }
-    tx.commit().map_err(fail)?;
     Ok(known_version())
 }
