@@ -81,6 +81,9 @@ struct Daemon {
     retention: crate::retention::Schedule,
     /// The hosts this daemon may poll (all of them unless the database is shared).
     leases: Arc<HostLeases>,
+    /// The hosts of the config's enabled sources: what a renewal asks to lease (worked out
+    /// when the config is applied, not at every renewal).
+    source_hosts: Vec<String>,
 }
 
 /// Runs the daemon until `control` says stop (or closes). `config_path` is re-read on
@@ -136,6 +139,7 @@ pub async fn run(
         notify_worker: crate::notify::Worker::default(),
         retention,
         leases,
+        source_hosts: Vec::new(),
     };
     daemon.apply_config().await?;
     if !daemon.leases.is_unrestricted() {
@@ -206,6 +210,7 @@ impl Daemon {
     /// `next_poll_at` where there is one, new sources spread over their first interval.
     async fn apply_config(&mut self) -> Result<(), DaemonError> {
         let config = Arc::clone(&self.context.config);
+        self.source_hosts = crate::lease::source_hosts(&config);
         let states = self
             .context
             .store
@@ -300,7 +305,7 @@ impl Daemon {
     async fn renew_leases(&mut self) {
         let request = LeaseRequest {
             daemon: self.leases.daemon().to_owned(),
-            hosts: crate::lease::source_hosts(&self.context.config),
+            hosts: self.source_hosts.clone(),
             period: self.leases.period(),
         };
         let grant = match self.context.store.lease_hosts(request).await {
